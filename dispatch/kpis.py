@@ -1,0 +1,88 @@
+"""Key performance indicators of a run, computed from flat records (so any runtime gives the same).
+
+Definitions follow the MDRP evaluator where it has one: click-to-door = drop-off - placement;
+ready-to-pickup = pickup - ready; utilisation = (driving + pickup and drop-off service minutes) /
+shift minutes over the whole fleet; courier pay = max(pay per order x orders, pay per hour x shift
+hours). The per-order lower bound is the click-to-door of a courier already waiting at the store:
+preparation + half the pickup service + the direct travel + half the drop-off service.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dispatch.records import CourierRecord, OrderRecord
+from dispatch.rules import ServiceRules
+
+
+def _stats(values: Sequence[float]) -> dict[str, float | None]:
+    if not values:
+        return {"mean": None, "p50": None, "p90": None, "p99": None, "max": None}
+    a = np.asarray(values, dtype=float)
+    return {
+        "mean": float(a.mean()),
+        "p50": float(np.percentile(a, 50)),
+        "p90": float(np.percentile(a, 90)),
+        "p99": float(np.percentile(a, 99)),
+        "max": float(a.max()),
+    }
+
+
+def compute_kpis(orders: Sequence[OrderRecord], couriers: Sequence[CourierRecord], rules: ServiceRules) -> dict[str, Any]:
+    delivered = [o for o in orders if o.delivered_at is not None]
+    n, d = len(orders), len(delivered)
+    ctd = [o.delivered_at - o.placed_at for o in delivered]  # type: ignore[operator]
+    asap = [o for o in delivered if o.mode == "asap"]
+    asap_ctd = [o.delivered_at - o.placed_at for o in asap]  # type: ignore[operator]
+    lower = [o.lower_bound for o in asap]
+    late = [max(0.0, o.delivered_at - o.promise) for o in delivered]  # type: ignore[operator]
+    overage = [max(0.0, c - rules.target_click_to_door) for c in asap_ctd]
+    wait = [o.picked_up_at - o.ready_at for o in delivered if o.picked_up_at is not None]
+
+    shift_minutes = sum(c.off_time - c.on_time for c in couriers)
+    hours = shift_minutes / 60.0
+    per_courier = Counter(o.courier_id for o in delivered)
+    pay = sum(max(rules.pay_per_order * per_courier.get(c.id, 0), rules.pay_per_hour * (c.off_time - c.on_time) / 60.0) for c in couriers)
+    busy = sum(c.driving + c.serving for c in couriers)
+
+    by_mode: dict[str, dict[str, Any]] = {}
+    for mode in sorted({o.mode for o in orders}):
+        mine = [o for o in orders if o.mode == mode]
+        done = [o for o in mine if o.delivered_at is not None]
+        on_time = [o for o in done if o.delivered_at <= o.promise]  # type: ignore[operator]
+        by_mode[mode] = {
+            "orders": len(mine),
+            "delivered": len(done),
+            "on_time_share": len(on_time) / len(done) if done else None,
+            "lateness_mean": float(np.mean([o.delivered_at - o.promise for o in done if o.delivered_at > o.promise] or [0.0])),  # type: ignore[operator]
+        }
+
+    return {
+        "orders": n,
+        "delivered": d,
+        "delivered_share": d / n if n else None,
+        "click_to_door": _stats(asap_ctd),
+        "click_to_door_all_modes": _stats(ctd),
+        "lateness_vs_promise": {
+            "mean": float(np.mean(late)) if late else None,
+            "late_share": sum(1 for x in late if x > 0) / d if d else None,
+        },
+        "target_overage_mean": float(np.mean(overage)) if overage else None,
+        "beyond_max_share": sum(1 for c in asap_ctd if c > rules.max_click_to_door) / len(asap_ctd) if asap_ctd else None,
+        "ready_to_pickup": _stats(wait),
+        "lower_bound": {
+            "mean": float(np.mean(lower)) if lower else None,
+            "ratio_of_means": float(np.mean(asap_ctd) / np.mean(lower)) if lower else None,
+            "mean_ratio": float(np.mean([c / lb for c, lb in zip(asap_ctd, lower) if lb > 0])) if lower else None,
+            "below_bound": sum(1 for c, lb in zip(asap_ctd, lower) if c < lb - 1e-9),
+        },
+        "courier_hours": hours,
+        "utilisation": busy / shift_minutes if shift_minutes else None,
+        "orders_per_courier_hour": d / hours if hours else None,
+        "total_pay": pay,
+        "cost_per_order": pay / d if d else None,
+        "by_mode": by_mode,
+    }

@@ -1,0 +1,18 @@
+"""Policies by name, so a shard (or a Ray actor) can build its own from plain, picklable settings."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dispatch.greedy import GreedyPolicy
+from dispatch.policy import DispatchPolicy
+
+POLICIES: dict[str, Callable[..., DispatchPolicy]] = {"greedy": GreedyPolicy}
+
+
+def make_policy(name: str, **params: Any) -> DispatchPolicy:
+    try:
+        factory = POLICIES[name]
+    except KeyError:
+        raise ValueError(f"unknown policy {name!r}; known: {', '.join(sorted(POLICIES))}") from None
+    return factory(**params)

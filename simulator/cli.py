@@ -1,0 +1,239 @@
+"""The ``dispatch`` command: simulate a Grubhub day or a synthetic city, run the demo, check a solution.
+
+Bad input ends with one message naming the file, the line and the field, and exit code 2.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dispatch.policies import POLICIES
+from simulator.errors import InputError
+from simulator.instance import Instance
+
+app = typer.Typer(
+    help="O2O delivery dispatch: replay real Grubhub days or simulate a city on a simulated clock, "
+    "through the same Ray shard actors and dispatch policies that run live.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+class RuntimeKind(StrEnum):
+    ray = "ray"
+    local = "local"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _load(mdrp: Path | None, scenario: Path | None, seed: int, region_res: int | None, overrides: dict[str, Any]) -> Instance:
+    if (mdrp is None) == (scenario is None):
+        _fail("give exactly one of --mdrp DIR or --scenario FILE")
+    try:
+        if mdrp is not None:
+            from simulator.mdrp import read_mdrp
+
+            return read_mdrp(mdrp, region_res=region_res if region_res is not None else 4)
+        from simulator.scenario import build_instance, load_scenario
+
+        instance = build_instance(load_scenario(scenario), seed=seed, overrides=overrides or None)  # type: ignore[arg-type]
+        if region_res is not None:
+            from dataclasses import replace
+
+            instance = replace(instance, region_res=region_res)
+        return instance
+    except InputError as exc:
+        _fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+def _runtime(kind: RuntimeKind, ray_address: str | None):
+    if kind == RuntimeKind.local:
+        from simulator.runtime import LocalRuntime
+
+        return LocalRuntime()
+    from actors.ray_setup import init_ray
+    from actors.runtime import RayRuntime
+
+    with console.status("starting Ray (local unless RAY_ADDRESS is set)..."):
+        init_ray(address=ray_address or os.environ.get("RAY_ADDRESS"))
+    return RayRuntime()
+
+
+def _run(instance: Instance, runtime_kind: RuntimeKind, ray_address: str | None, policy: str, seed: int, cycle: float, quiet: bool):
+    from simulator.engine import run_simulation
+
+    runtime = _runtime(runtime_kind, ray_address)
+    total = len(instance.orders)
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("delivered"),
+            TimeElapsedColumn(), console=console, disable=quiet, transient=False,
+        ) as bar:
+            task = bar.add_task(f"{instance.name} [{policy}]", total=total)
+
+            def progress(now: float, delivered: int, _total: int) -> None:
+                bar.update(task, completed=delivered, description=f"{instance.name} [{policy}] day {_clock(now)}")
+
+            return run_simulation(instance, runtime, policy=policy, cycle=cycle, seed=seed, progress=progress)
+    finally:
+        runtime.close()
+
+
+def _clock(minutes: float) -> str:
+    m = int(minutes)
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
+def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}{unit}"
+    return f"{value}{unit}"
+
+
+def kpi_table(summary: dict[str, Any]) -> Table:
+    k = summary["kpis"]
+    ctd, lb, wait = k["click_to_door"], k["lower_bound"], k["ready_to_pickup"]
+    table = Table(title=f"{summary['instance']}: {summary['policy']} policy, seed {summary['seed']}", show_header=True)
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    share = k["delivered_share"]
+    rows = [
+        ("orders delivered", f"{k['delivered']} / {k['orders']} ({_fmt(share * 100 if share is not None else None, ' %')})"),
+        ("click-to-door mean / p50 / p90 / p99 (asap)", " / ".join(_fmt(ctd[q], " min") for q in ("mean", "p50", "p90", "p99"))),
+        ("late vs promise (share, mean lateness)", f"{_fmt((k['lateness_vs_promise']['late_share'] or 0) * 100, ' %')}, {_fmt(k['lateness_vs_promise']['mean'], ' min')}"),
+        ("overage beyond the 40-min target (mean)", _fmt(k["target_overage_mean"], " min")),
+        ("beyond the 90-min maximum", _fmt((k["beyond_max_share"] or 0.0) * 100, " %", 2)),
+        ("ready-to-pickup wait mean / p90", f"{_fmt(wait['mean'], ' min')} / {_fmt(wait['p90'], ' min')}"),
+        ("lower bound mean; click-to-door / bound", f"{_fmt(lb['mean'], ' min')}; {_fmt(lb['ratio_of_means'], 'x', 3)}"),
+        ("courier utilisation", _fmt((k["utilisation"] or 0) * 100, " %")),
+        ("orders per courier-hour", _fmt(k["orders_per_courier_hour"], "", 2)),
+        ("cost per order (MDRP pay rule)", _fmt(k["cost_per_order"], " $", 2)),
+    ]
+    for mode, m in k["by_mode"].items():
+        if mode != "asap" or len(k["by_mode"]) > 1:
+            rows.append((f"{mode}: delivered, on time", f"{m['delivered']} / {m['orders']}, {_fmt((m['on_time_share'] or 0) * 100, ' %')}"))
+    rows.append(("regions (shards) / steps / wall time", f"{summary['regions']} / {summary['steps']} / {summary['wall_seconds']:.1f} s"))
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+MdrpOpt = Annotated[Path | None, typer.Option("--mdrp", help="A Grubhub MDRP instance folder (orders.txt, couriers.txt, ...).", show_default=False)]
+ScenarioOpt = Annotated[Path | None, typer.Option("--scenario", help="A synthetic-city scenario TOML file.", show_default=False)]
+PolicyOpt = Annotated[str, typer.Option("--policy", help=f"Dispatch policy: {', '.join(sorted(POLICIES))}.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same run.")]
+CycleOpt = Annotated[float, typer.Option("--cycle", min=0.05, help="Dispatch cycle in simulated minutes.")]
+RuntimeOpt = Annotated[RuntimeKind, typer.Option("--runtime", help="ray: shard actors on Ray (RAY_ADDRESS joins a cluster); local: in this process.")]
+ResOpt = Annotated[int | None, typer.Option("--region-res", min=0, max=10, help="H3 resolution of the regions that shard the city (default: 4 for MDRP, the scenario's own otherwise).", show_default=False)]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+@app.command()
+def simulate(
+    mdrp: MdrpOpt = None,
+    scenario: ScenarioOpt = None,
+    policy: PolicyOpt = "greedy",
+    out: Annotated[Path | None, typer.Option("--out", help="Write kpis.json, timeline.csv, orders.csv (and for MDRP the evaluator's solution_info_*.txt) here.", show_default=False)] = None,
+    seed: SeedOpt = 0,
+    cycle: CycleOpt = 1.0,
+    region_res: ResOpt = None,
+    runtime: RuntimeOpt = RuntimeKind.ray,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Join this Ray cluster (overrides RAY_ADDRESS).", show_default=False)] = None,
+    demand: Annotated[float, typer.Option("--demand", min=0.01, help="Scenario only: demand multiplier.")] = 1.0,
+    fleet: Annotated[float, typer.Option("--fleet", min=0.01, help="Scenario only: fleet-size multiplier.")] = 1.0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Simulate a day: every order placed, prepared, dispatched, picked up and delivered on a simulated clock.
+
+    Examples:
+
+      dispatch simulate --mdrp ../shared/bench/delivery/mdrp/0r50t100s1p100 --out out/0r50
+
+      dispatch simulate --scenario simulator/scenarios/demo_city.toml --seed 3 --runtime local
+    """
+    if policy not in POLICIES:
+        _fail(f"unknown policy {policy!r}; known: {', '.join(sorted(POLICIES))}")
+    overrides = {k: v for k, v in (("demand_multiplier", demand), ("fleet_multiplier", fleet)) if v != 1.0}
+    if mdrp is not None and overrides:
+        _fail("--demand and --fleet apply to scenarios; an MDRP day is replayed as it was")
+    instance = _load(mdrp, scenario, seed, region_res, overrides)
+    _simulate_and_report(instance, runtime, ray_address, policy, seed, cycle, quiet, out)
+
+
+@app.command()
+def demo(
+    seed: SeedOpt = 0,
+    policy: PolicyOpt = "greedy",
+    runtime: RuntimeOpt = RuntimeKind.ray,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the run's files here.", show_default=False)] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Simulate the demo city (lunch peak, a few hours) and print its KPI table."""
+    from simulator.scenario import demo_scenario_path
+
+    instance = _load(None, demo_scenario_path(), seed, None, {})
+    _simulate_and_report(instance, runtime, None, policy, seed, 1.0, quiet, out)
+
+
+@app.command()
+def check(
+    instance_dir: Annotated[Path, typer.Argument(help="The MDRP instance folder.")],
+    solution_dir: Annotated[Path, typer.Argument(help="The folder holding solution_info_*.txt.")],
+) -> None:
+    """Check solution files with the eight checks of the MDRP evaluator (exit 1 when infeasible)."""
+    from simulator.mdrp_check import check_solution
+
+    try:
+        report = check_solution(instance_dir, solution_dir)
+    except InputError as exc:
+        _fail(str(exc))
+    for result in report.checks:
+        mark = "[green]OK[/]" if result.ok else "[red]FAIL[/]"
+        console.print(f"{mark}  {result.name}")
+        for violation in result.violations[:5]:
+            console.print(f"      {violation}", highlight=False)
+    console.print("[bold green]FEASIBLE[/]" if report.feasible else "[bold red]INFEASIBLE[/]")
+    raise typer.Exit(0 if report.feasible else 1)
+
+
+def _simulate_and_report(instance: Instance, runtime: RuntimeKind, ray_address: str | None, policy: str, seed: int,
+                         cycle: float, quiet: bool, out: Path | None) -> None:
+    from simulator.output import summarise, write_outputs
+
+    console.print(f"{instance.name}: {len(instance.orders)} orders, {len(instance.stores)} stores, "
+                  f"{len(instance.couriers)} couriers ({instance.courier_hours:.0f} courier-hours)", highlight=False)
+    result = _run(instance, runtime, ray_address, policy, seed, cycle, quiet)
+    summary = summarise(result, instance)
+    console.print(kpi_table(summary))
+    if out is not None:
+        try:
+            paths = write_outputs(out, result, instance, summary)
+        except OSError as exc:
+            _fail(f"cannot write to {out}: {exc.strerror or exc}")
+        console.print(f"wrote {', '.join(p.name for p in paths)} to {out}", highlight=False)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
