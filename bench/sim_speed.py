@@ -26,7 +26,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=SHARED_BENCH / "delivery" / "mdrp" / "7o100t100s1p100", help="MDRP instance folder")
     parser.add_argument("--runtime", choices=("ray", "local"), default="ray")
     parser.add_argument("--policy", default="greedy")
-    parser.add_argument("--region-res", type=int, default=4)
+    parser.add_argument("--region-res", type=int, default=None, help="H3 resolution of the regions (default: the MDRP reader's, 4)")
+    parser.add_argument("--snapshot-every", type=int, default=None, help="Ray runtime: steps between shard snapshots (default: the runtime's)")
     parser.add_argument("--json", type=Path, default=Path(__file__).resolve().parent / "results" / "sim_speed.json")
     args = parser.parse_args()
 
@@ -35,17 +36,19 @@ def main() -> None:
     from simulator.mdrp import read_mdrp
     from simulator.runtime import LocalRuntime
 
-    instance = read_mdrp(require(args.data), region_res=args.region_res)
+    data = require(args.data)
+    instance = read_mdrp(data) if args.region_res is None else read_mdrp(data, region_res=args.region_res)
     with PeakMemory() as memory:
         ray_start = 0.0
         if args.runtime == "ray":
             from actors.ray_setup import init_ray
-            from actors.runtime import RayRuntime
+            from actors.runtime import RayRuntime, unique_namespace
 
             t0 = time.perf_counter()
             init_ray(address=os.environ.get("RAY_ADDRESS"))
             ray_start = time.perf_counter() - t0
-            runtime = RayRuntime()
+            options = {} if args.snapshot_every is None else {"snapshot_every": args.snapshot_every}
+            runtime = RayRuntime(namespace=unique_namespace("bench"), **options)
         else:
             runtime = LocalRuntime()
         t0 = time.perf_counter()

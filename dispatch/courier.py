@@ -136,4 +136,8 @@ class Courier:
         if t >= arrive:
             return b
         f = (t - depart) / (arrive - depart)
-        return Location(a.lat + (b.lat - a.lat) * f, a.lng + (b.lng - a.lng) * f)
+        planar = a.x is not None and a.y is not None and b.x is not None and b.y is not None
+        return Location(
+            a.lat + (b.lat - a.lat) * f, a.lng + (b.lng - a.lng) * f,
+            a.x + (b.x - a.x) * f if planar else None, a.y + (b.y - a.y) * f if planar else None,  # type: ignore[operator]
+        )

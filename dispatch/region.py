@@ -9,7 +9,6 @@ region are handed back to the caller, which moves them to that region's shard.
 from __future__ import annotations
 
 import heapq
-import itertools
 import logging
 import pickle
 from collections import deque
@@ -93,7 +92,7 @@ class RegionShard:
         self._couriers: dict[str, Courier] = {}
         self._actions: dict[str, deque[tuple[float, str, Stop | None]]] = {}
         self._heap: list[tuple[float, int, int, str, str]] = []
-        self._seq = itertools.count()
+        self._seq = 0  # tie-breaker of equal-time actions (a plain int pickles on every Python)
         self._open: dict[str, Order] = {}
         self._events: list[Event] = []
         self.assignments: list[AssignmentRecord] = []
@@ -156,7 +155,8 @@ class RegionShard:
 
     # -- inputs ------------------------------------------------------------------------------
     def _push(self, time: float, prio: int, kind: str, key: str) -> None:
-        heapq.heappush(self._heap, (time, prio, next(self._seq), kind, key))
+        self._seq += 1
+        heapq.heappush(self._heap, (time, prio, self._seq, kind, key))
 
     def _receive_order(self, order: Order, now: float) -> None:
         if order.id in self.orders:
@@ -265,11 +265,15 @@ class RegionShard:
         for order in orders:
             if order.id not in self._open:
                 raise InvalidInput(f"order {order.id} is {order.status}, not open for dispatch")
-        if len(courier.onboard) + len(orders) > courier.capacity and not courier.route:
-            raise InvalidInput(f"courier {courier.id} carries at most {courier.capacity} orders")
         if courier.status == CourierStatus.OFF_SHIFT:
             raise InvalidInput(f"courier {courier.id} is off shift")
         stops = plan_stops(courier, decision, now, self.order, lambda s: self.stores[s].location, self.travel, self.rules)
+        load = peak = len(courier.onboard)
+        for stop in [*courier.route, *stops]:
+            load += len(stop.order_ids) if stop.kind == "pickup" else -len(stop.order_ids)
+            peak = max(peak, load)
+        if peak > courier.capacity:
+            raise InvalidInput(f"courier {courier.id} carries at most {courier.capacity} orders; this route needs {peak}")
         for stop in stops:
             if stop.kind == "pickup" and not courier.can_pick_up_at(stop.at):
                 raise InvalidInput(f"courier {courier.id} would pick up at {stop.at:g}, after its shift ends at {courier.off_time:g}")

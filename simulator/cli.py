@@ -47,7 +47,7 @@ def _load(mdrp: Path | None, scenario: Path | None, seed: int, region_res: int |
         if mdrp is not None:
             from simulator.mdrp import read_mdrp
 
-            return read_mdrp(mdrp, region_res=region_res if region_res is not None else 4)
+            return read_mdrp(mdrp) if region_res is None else read_mdrp(mdrp, region_res=region_res)
         from simulator.scenario import build_instance, load_scenario
 
         instance = build_instance(load_scenario(scenario), seed=seed, overrides=overrides or None)  # type: ignore[arg-type]
@@ -67,11 +67,11 @@ def _runtime(kind: RuntimeKind, ray_address: str | None):
 
         return LocalRuntime()
     from actors.ray_setup import init_ray
-    from actors.runtime import RayRuntime
+    from actors.runtime import RayRuntime, unique_namespace
 
     with console.status("starting Ray (local unless RAY_ADDRESS is set)..."):
         init_ray(address=ray_address or os.environ.get("RAY_ADDRESS"))
-    return RayRuntime()
+    return RayRuntime(namespace=unique_namespace("simulate"))
 
 
 def _run(instance: Instance, runtime_kind: RuntimeKind, ray_address: str | None, policy: str, seed: int, cycle: float, quiet: bool):

@@ -53,6 +53,9 @@ COURIERS_SOLUTION = "solution_info_couriers.txt"
 # MDRP bundles have no size limit (PDF section 1): a capacity this large never binds on a real day
 # (the busiest public instances have a few hundred orders per restaurant over the whole day).
 MDRP_CAPACITY = 1_000
+# H3 resolution of the regions that shard an MDRP city (22 km edge): the real days span 12-37 km,
+# so 1-3 regions, which keeps most dispatch decisions inside one region (see README, "regions").
+MDRP_REGION_RES = 4
 
 
 # ------------------------------------------------------------------ reading
@@ -67,12 +70,15 @@ class _Row:
 def _header_columns(text: str, expected: Sequence[str]) -> list[str]:
     """Column names of a header line.
 
-    Tab-separated headers split on tabs (MDRP's parameter names contain spaces). Without tabs the
-    words are matched greedily against the expected names, so a header re-typed with spaces still
-    reads; a word that starts no expected name becomes a column of its own (reported as extra).
+    A tab-separated header whose cells are all known names splits on tabs (MDRP's parameter names
+    contain spaces). Otherwise the words are matched greedily against the expected names, so a
+    header typed with spaces or mixed whitespace still reads; a word that starts no expected name
+    becomes a column of its own (and is reported as unexpected).
     """
     if "\t" in text:
-        return [" ".join(c.split()) for c in text.split("\t") if c.strip()]
+        cells = [" ".join(c.split()) for c in text.split("\t") if c.strip()]
+        if all(c in expected for c in cells):
+            return cells
     words = text.split()
     names = sorted((tuple(e.split()) for e in expected), key=len, reverse=True)
     cols: list[str] = []
@@ -160,7 +166,7 @@ def _id_key(ident: str) -> tuple[int, int, str]:
     return (0, int(m.group(1)), ident) if m else (1, 0, ident)
 
 
-def read_mdrp(directory: str | Path, frame: PlanarFrame = PlanarFrame(), region_res: int = 5) -> Instance:
+def read_mdrp(directory: str | Path, frame: PlanarFrame = PlanarFrame(), region_res: int = MDRP_REGION_RES) -> Instance:
     """Read one MDRP instance directory into an ``Instance``.
 
     Locations keep their planar metres (``frame.location(x, y)``) so ``MdrpTravel`` reproduces the

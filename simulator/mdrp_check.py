@@ -140,6 +140,9 @@ class _Day:
 
 
 def _number(path: Path, line: int, col: str, text: str) -> int | float:
+    """An instance number as pandas reads it: int when it is one, else float."""
+    if "_" in text:  # Python's int()/float() accept 1_000, pandas does not
+        raise InputError(path, f"{text!r} is not a number", line, col)
     try:
         return int(text)
     except ValueError:

@@ -5,11 +5,13 @@ stores, three couriers and a handful of ASAP orders placed in the first half hou
 of ~90 simulated minutes delivers every order. The loop (``drive``) sends every region one
 ``StepInput`` per tick, routes couriers handed off by a shard to their home region on the next
 tick, and is the same for ``LocalRuntime`` and ``RayRuntime``: it is what makes their results
-comparable. It is a stand-in for ``simulator.engine`` that keeps these tests independent of it.
+comparable. It is a fixed-cadence stand-in for ``simulator.engine`` that keeps the runtime tests
+independent of the engine (the cluster test runs the engine itself).
 """
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -55,43 +57,82 @@ def spec_of(instance: Instance) -> ShardSpec:
     return ShardSpec("greedy", instance.travel, instance.rules, instance.region_res, frozenset(regions_of(instance)))
 
 
+class InputFeed:
+    """Builds each tick's ``StepInput``s: stores and couriers at the first tick, orders once placed.
+
+    Fresh domain objects are built from the instance's specs (a ``LocalRuntime`` mutates what it
+    is given, so two runs must never share them). Couriers handed off by a shard go to their home
+    region on the next tick.
+    """
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self.regions = regions_of(instance)
+        self.served = frozenset(self.regions)
+        self.store_region = {s.id: region_of(s.location, instance.region_res) for s in instance.stores}
+        self.pending_orders = sorted(instance.orders, key=lambda o: (o.placed_at, o.id))
+        self.handoffs: dict[int, list[Any]] = {r: [] for r in self.regions}
+        self.started = False
+
+    def next(self, now: float) -> dict[int, StepInput]:
+        inputs = {r: StepInput(now) for r in self.regions}
+        if not self.started:
+            self.started = True
+            for s in self.instance.stores:
+                inputs[self.store_region[s.id]].stores.append(s.build())
+            for c in self.instance.couriers:
+                inputs[home_region(c.location, self.served, self.instance.region_res)].couriers.append(c.build())
+        while self.pending_orders and self.pending_orders[0].placed_at <= now:
+            o = self.pending_orders.pop(0)
+            inputs[self.store_region[o.store_id]].orders.append(o.build())
+        for r in self.regions:
+            inputs[r].couriers += self.handoffs[r]
+            self.handoffs[r] = []
+        return inputs
+
+    def returned(self, results: dict[int, StepResult]) -> None:
+        for region in sorted(results):
+            for courier in results[region].handoffs:
+                self.handoffs[home_region(courier.location, self.served, self.instance.region_res)].append(courier)
+
+
 Tick = Callable[[int, float, Any], None]
 
 
 def drive(runtime: Any, instance: Instance, *, until: float = 90.0, dt: float = 1.0, on_tick: Tick | None = None) -> list[dict[int, StepResult]]:
-    """Start the runtime and run ticks 0, dt, ... until; ``on_tick(i, now, runtime)`` runs after tick i.
-
-    Fresh domain objects are built from the instance's specs for every run (a ``LocalRuntime``
-    mutates the objects it is given).
-    """
-    regions = regions_of(instance)
-    served = frozenset(regions)
-    res = instance.region_res
-    runtime.start(regions, spec_of(instance))
-    store_region = {s.id: region_of(s.location, res) for s in instance.stores}
-    pending_orders = sorted(instance.orders, key=lambda o: (o.placed_at, o.id))
-    handoffs: dict[int, list[Any]] = {r: [] for r in regions}
+    """Start the runtime and run ticks 0, dt, ... until; ``on_tick(i, now, runtime)`` runs after tick i."""
+    feed = InputFeed(instance)
+    runtime.start(feed.regions, spec_of(instance))
     history: list[dict[int, StepResult]] = []
-    n_ticks = int(round(until / dt)) + 1
-    for i in range(n_ticks):
+    for i in range(int(round(until / dt)) + 1):
         now = i * dt
-        inputs = {r: StepInput(now) for r in regions}
-        if i == 0:
-            for s in instance.stores:
-                inputs[store_region[s.id]].stores.append(s.build())
-            for c in instance.couriers:
-                inputs[home_region(c.location, served, res)].couriers.append(c.build())
-        while pending_orders and pending_orders[0].placed_at <= now:
-            o = pending_orders.pop(0)
-            inputs[store_region[o.store_id]].orders.append(o.build())
-        for r in regions:
-            inputs[r].couriers += handoffs[r]
-            handoffs[r] = []
-        results = runtime.step(inputs)
-        for result in results.values():
-            for courier in result.handoffs:
-                handoffs[home_region(courier.location, served, res)].append(courier)
+        results = runtime.step(feed.next(now))
+        feed.returned(results)
         history.append(results)
         if on_tick is not None:
             on_tick(i, now, runtime)
     return history
+
+
+def crash(runtime: Any, region: int, timeout_s: float = 60.0) -> Any:
+    """Kill a shard's process, let Ray restart it, and return its status once the new process answers.
+
+    ``ray.kill`` is asynchronous: calls right after it may still reach the old process, so this
+    waits for a new pid, which makes the recovery path the test wants certain to run.
+    """
+    import ray
+
+    handle = runtime.actors[region]
+    old_pid = ray.get(handle.status.remote(), timeout=timeout_s).pid
+    ray.kill(handle, no_restart=False)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            status = ray.get(handle.status.remote(), timeout=timeout_s)
+        except ray.exceptions.RayActorError:
+            time.sleep(0.05)
+            continue
+        if status.pid != old_pid:
+            return status
+        time.sleep(0.05)
+    raise TimeoutError(f"shard {region:x} did not come back within {timeout_s} s")
