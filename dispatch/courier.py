@@ -64,6 +64,7 @@ class Courier:
     driving: float = 0.0  # minutes spent travelling, for utilisation
     serving: float = 0.0  # minutes of pickup and drop-off service
     leg: tuple[Location, float, Location, float] | None = None  # (from, depart, to, arrive)
+    position: Location | None = None  # where it is now (moves along a leg each step); None: at ``location``
     bound_for: int | None = None  # region it is being handed to (set while in transit between shards)
     lent_until: float = float("-inf")  # lent to a short-handed region: stays there until then
 
@@ -74,6 +75,8 @@ class Courier:
             raise InvalidInput(f"courier {self.id}: capacity must be at least 1")
         if not self.node:
             self.node = self.id
+        if self.position is None:
+            self.position = self.location
         self.free_at = max(self.free_at, self.on_time)
 
     def _go(self, to: CourierStatus, time: float, actor: str = "courier", **data: Any) -> Event:

@@ -135,6 +135,7 @@ class RegionShard:
             except (DomainError, KeyError) as exc:
                 rejected.append(f"{order_id}: {exc}")
         self._advance(now)
+        self._move_couriers(now)
         for decision in self.policy.on_tick(now, self):
             try:
                 self._apply(decision, now)
@@ -218,6 +219,12 @@ class RegionShard:
                     self._events.append(courier.end_shift(time))
                     self.policy.on_courier(courier, time)
 
+    def _move_couriers(self, now: float) -> None:
+        """Couriers on a leg move: their position is where they are along it now."""
+        for courier in self._couriers.values():
+            if courier.leg is not None:
+                courier.position = courier.position_at(now)
+
     def _run_courier_action(self, courier_id: str, time: float) -> None:
         courier = self._couriers[courier_id]
         actions = self._actions[courier_id]
@@ -232,6 +239,7 @@ class RegionShard:
         elif what == "arrive":
             assert stop is not None
             courier.location, courier.node = stop.location, stop.node
+            courier.position = stop.location
             if stop.kind == "pickup":
                 ev.append(courier.arrive_at_store(time, stop.node))
         elif what == "serve":
@@ -342,9 +350,9 @@ class RegionShard:
             raise InvalidInput("snapshot does not hold a region shard")
         return shard
 
-    def positions(self, now: float) -> dict[str, Location]:
-        """Every on-shift courier's position now, interpolated along its current leg."""
-        return {c.id: c.position_at(now) for c in self._couriers.values() if c.status != CourierStatus.OFF_SHIFT}
+    def positions(self) -> dict[str, Location]:
+        """Every on-shift courier's position as of the last step."""
+        return {c.id: c.position for c in self._couriers.values() if c.status != CourierStatus.OFF_SHIFT}
 
     def order_records(self) -> list[OrderRecord]:
         return [order_record(o, self.stores[o.store_id].location, self.travel, self.rules) for o in self.orders.values()]

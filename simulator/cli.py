@@ -231,8 +231,18 @@ def _simulate_and_report(instance: Instance, runtime: RuntimeKind, ray_address: 
 
 
 def main() -> None:  # pragma: no cover - console entry
+    """Console entry: one line for an unexpected failure too (DISPATCH_DEBUG=1 shows the traceback)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None
+    except Exception as exc:
+        if os.environ.get("DISPATCH_DEBUG"):
+            raise
+        err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc} (set DISPATCH_DEBUG=1 for the traceback)", highlight=False)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

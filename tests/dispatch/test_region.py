@@ -145,7 +145,7 @@ def test_idle_couriers_end_their_shift_at_off_time() -> None:
     assert timeline(results, "c1") == [("idle", 0), ("off_shift", 30)]
     assert timeline(results, "c2") == [("idle", 10), ("off_shift", 20)]
     assert results[-1].idle_couriers == 0
-    assert sh.positions(33) == {}
+    assert sh.positions() == {}
 
 
 def test_busy_courier_past_off_time_finishes_then_goes_off_shift() -> None:
@@ -177,10 +177,27 @@ def test_positions_interpolate_along_the_current_leg() -> None:
     sh.step(StepInput(0, couriers=[courier()], stores=[store()]))
     sh.step(StepInput(5, orders=[order()]))
     sh.step(StepInput(10))  # the move 5 -> 21 is realised
-    pos = sh.positions(13)["c1"]  # halfway to the store
+    sh.step(StepInput(13))
+    pos = sh.positions()["c1"]  # halfway to the store
     start, end = FRAME.location(0, 0), FRAME.location(*STORE_XY)
     assert pos.lat == pytest.approx((start.lat + end.lat) / 2, abs=1e-9)
     assert pos.lng == pytest.approx((start.lng + end.lng) / 2, abs=1e-9)
+
+
+def test_a_route_beyond_the_bag_capacity_is_refused() -> None:
+    from dispatch.policy import Assignment
+
+    sh = shard(release_lead=0)  # the policy stays out of the way until minute 15
+    small = courier()
+    small.capacity = 1
+    sh.step(StepInput(0, couriers=[small], stores=[store()]))
+    sh.step(StepInput(5, orders=[order("o1"), order("o2")]))
+    with pytest.raises(InvalidInput, match="at most 1"):
+        sh._apply(Assignment.bundle("c1", ["o1", "o2"]), 6)
+    assert sh.order("o1").courier_id is None  # a refused decision changes nothing
+    sh._apply(Assignment.bundle("c1", ["o1"]), 6)
+    sh._apply(Assignment.bundle("c1", ["o2"]), 6)  # after o1's drop-off: the bag holds one at a time
+    assert [s.kind for s in sh._couriers["c1"].route] == ["pickup", "dropoff", "pickup", "dropoff"]
 
 
 def _inputs() -> dict[float, StepInput]:

@@ -40,6 +40,24 @@ def test_generated_day_is_sound_and_passes_the_eight_checks(tmp_path: Path) -> N
     assert_solution_files_pass(result, directory, tmp_path / "out")
 
 
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"metres_per_minute": 427},  # t75: travel x 0.75
+        {"metres_per_minute": 419, "shift_lengths": (90, 120, 180, 240), "couriers": 40},  # s2-like short shifts
+        {"prep_scale": 1.25},  # p125
+    ],
+    ids=["t75", "s2", "p125"],
+)
+def test_mdrp_variants_are_sound(variant: dict, tmp_path: Path) -> None:
+    directory = write_synthetic_mdrp(tmp_path / "gen", seed=11, **variant)
+    instance = read_mdrp(directory)
+    result = run_simulation(instance, LocalRuntime())
+    assert delivered(result.orders) >= 0.9 * len(instance.orders)
+    assert_day_is_sound(result, instance)
+    assert_solution_files_pass(result, directory, tmp_path / "out")
+
+
 def test_same_seed_same_run(tmp_path: Path) -> None:
     instance = read_mdrp(write_synthetic_mdrp(tmp_path / "gen"), region_res=6)
     a = run_simulation(instance, LocalRuntime())
