@@ -7,7 +7,14 @@ from typing import Any
 from dispatch.greedy import GreedyPolicy
 from dispatch.policy import DispatchPolicy
 
-POLICIES: dict[str, Callable[..., DispatchPolicy]] = {"greedy": GreedyPolicy}
+
+def _ortools(**params: Any) -> DispatchPolicy:
+    from dispatch.ortools_policy import OrtoolsPolicy  # OR-Tools loads only when asked for
+
+    return OrtoolsPolicy(**params)
+
+
+POLICIES: dict[str, Callable[..., DispatchPolicy]] = {"greedy": GreedyPolicy, "ortools": _ortools}
 
 
 def make_policy(name: str, **params: Any) -> DispatchPolicy:

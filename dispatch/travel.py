@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from dispatch.geo import Location, euclidean_m, haversine_m
+import numpy as np
+
+from dispatch.geo import EARTH_RADIUS_M, Location, euclidean_m, haversine_m
 
 
 @runtime_checkable
@@ -20,6 +22,19 @@ class TravelModel(Protocol):
     def minutes(self, a: Location, b: Location, at: float = 0.0) -> float:
         """Travel minutes from ``a`` to ``b`` leaving at minute ``at`` of the day."""
         ...
+
+    def matrix(self, points: Sequence[Location], at: float = 0.0) -> np.ndarray:
+        """Minutes between every pair of ``points`` (row: from, column: to), vectorised for solvers."""
+        ...
+
+
+def _haversine_matrix_m(points: Sequence[Location]) -> np.ndarray:
+    lat = np.radians(np.fromiter((p.lat for p in points), float, len(points)))
+    lng = np.radians(np.fromiter((p.lng for p in points), float, len(points)))
+    dlat = lat[None, :] - lat[:, None]
+    dlng = lng[None, :] - lng[:, None]
+    h = np.sin(dlat / 2) ** 2 + np.cos(lat)[:, None] * np.cos(lat)[None, :] * np.sin(dlng / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,10 @@ class HaversineTravel:
         metres_per_minute = self.speed_kmh * 1000.0 / 60.0 * self.hourly_factor[hour]
         return haversine_m(a, b) * self.detour / metres_per_minute
 
+    def matrix(self, points: Sequence[Location], at: float = 0.0) -> np.ndarray:
+        metres_per_minute = self.speed_kmh * 1000.0 / 60.0 * self.hourly_factor[int(at // 60) % 24]
+        return _haversine_matrix_m(points) * self.detour / metres_per_minute
+
 
 @dataclass(frozen=True)
 class MdrpTravel:
@@ -58,3 +77,12 @@ class MdrpTravel:
 
     def minutes(self, a: Location, b: Location, at: float = 0.0) -> float:
         return float(math.ceil(euclidean_m(a, b) / self.metres_per_minute))
+
+    def matrix(self, points: Sequence[Location], at: float = 0.0) -> np.ndarray:
+        """Same IEEE operations as ``minutes`` (sqrt of the sum of squares, divide, ceil), so the same values."""
+        if any(p.x is None or p.y is None for p in points):
+            raise ValueError("the MDRP rule needs locations with x/y metres")
+        x = np.fromiter((p.x for p in points), float, len(points))  # type: ignore[misc]
+        y = np.fromiter((p.y for p in points), float, len(points))  # type: ignore[misc]
+        dist = np.sqrt((x[None, :] - x[:, None]) ** 2 + (y[None, :] - y[:, None]) ** 2)
+        return np.ceil(dist / self.metres_per_minute)

@@ -193,6 +193,45 @@ def demo(
 
 
 @app.command()
+def plan(
+    scenario: Annotated[Path, typer.Option("--scenario", help="A synthetic-city scenario TOML file.")],
+    seed: SeedOpt = 0,
+    seconds: Annotated[float, typer.Option("--seconds", min=0.1, help="Solver time budget.")] = 10.0,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the plan as JSON here.", show_default=False)] = None,
+) -> None:
+    """Plan the day's scheduled and timed orders ahead of time, as a VRPTW over the courier shifts."""
+    import json
+
+    from dispatch.ahead import plan_booked
+    from routing.problem import Budget
+
+    instance = _load(None, scenario, seed, None, {})
+    stores = instance.store_by_id()
+    with console.status(f"solving {instance.name}'s booked orders for {seconds:g} s..."):
+        ahead = plan_booked(
+            [o.build() for o in instance.orders], [c.build() for c in instance.couriers],
+            lambda s: stores[s].location, instance.travel, instance.rules, Budget(seconds=seconds),
+        )
+    result = ahead.to_dict()
+    table = Table(title=f"{instance.name}: booked orders planned ahead (seed {seed})")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("scheduled and timed orders", str(result["orders"]))
+    table.add_row("planned / left out", f"{result['planned']} / {len(result['unassigned'])}")
+    table.add_row("couriers used / on the shift plan", f"{result['objective']['couriers_used']} / {result['couriers']}")
+    table.add_row("travel, minutes", f"{result['objective']['travel_minutes']:.0f}")
+    table.add_row("late after the promise, minutes", f"{result['objective']['late_minutes']:.0f}")
+    table.add_row("solver", f"{result['solver']['status']} in {result['solver']['seconds']} s")
+    console.print(table)
+    for u in result["unassigned"][:10]:
+        console.print(f"left out {u['order']}: {u['reason']} {u['detail']}", highlight=False)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        console.print(f"wrote {out}", highlight=False)
+
+
+@app.command()
 def check(
     instance_dir: Annotated[Path, typer.Argument(help="The MDRP instance folder.")],
     solution_dir: Annotated[Path, typer.Argument(help="The folder holding solution_info_*.txt.")],

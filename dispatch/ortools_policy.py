@@ -1,0 +1,138 @@
+"""The ``ortools`` policy: batch and route a region's orders with the OR-Tools solver every cycle.
+
+Each tick, per region:
+1. snapshot: the open orders released for planning (asap orders whose food is ready within
+   ``lookahead`` minutes; scheduled and timed orders from their window start minus a lead time
+   taken from the ETA model: store-to-door travel + the services + ``window_buffer``) and every
+   courier who may still pick up, starting where and when its current route ends (what it has
+   already been given is never torn up);
+2. candidates: each order may go to its ``candidates`` couriers who reach its store first;
+3. ``routing.solve`` within ``budget_seconds`` (scaled down for small snapshots), warm-started
+   from the previous cycle's plan;
+4. commit: a courier's first trip (the stops until its bag is empty again) is given to it only
+   when it is free (or will be within the cycle) and must leave within the next cycle to reach
+   the first store when the food is ready. Everything else
+   stays open and is planned again next cycle, with more orders known: that is where batching
+   and look-ahead come from.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from dispatch.courier import CourierStatus
+from dispatch.modes import DeliveryMode
+from dispatch.policy import Assignment, BasePolicy, DispatchView
+from dispatch.snapshot import CourierStart, SolverSnapshot
+from routing.problem import Budget, Plan, SolverOptions, StopKind, Weights
+from routing.solve import solve
+
+if TYPE_CHECKING:
+    from dispatch.courier import Courier
+    from dispatch.order import Order
+
+log = logging.getLogger(__name__)
+
+
+class OrtoolsPolicy(BasePolicy):
+    name = "ortools"
+
+    def __init__(
+        self,
+        budget_seconds: float = 0.2,
+        budget_per_order: float = 0.004,
+        lookahead: float = 30.0,
+        candidates: int = 8,
+        window_buffer: float = 15.0,
+        delay_weight: int = 3,
+        travel_weight: int = 1,
+        solutions: int | None = None,
+        first_solution: str = "PARALLEL_CHEAPEST_INSERTION",
+        metaheuristic: str = "GUIDED_LOCAL_SEARCH",
+    ) -> None:
+        if budget_seconds <= 0 or lookahead < 0 or candidates < 1:
+            raise ValueError("budget_seconds must be positive, lookahead non-negative, candidates at least 1")
+        self.budget_seconds = budget_seconds
+        self.budget_per_order = budget_per_order
+        self.lookahead = lookahead
+        self.candidates = candidates
+        self.window_buffer = window_buffer
+        self.delay_weight = delay_weight
+        self.travel_weight = travel_weight
+        self.solutions = solutions
+        self.options = SolverOptions(first_solution=first_solution, metaheuristic=metaheuristic)
+        self._last_plan: Plan | None = None
+        self._last_tick: float | None = None
+        self.cycle = 1.0
+
+    # -- the tick ----------------------------------------------------------------------------
+    def on_tick(self, now: float, view: DispatchView) -> list[Assignment]:
+        if self._last_tick is not None and now > self._last_tick:
+            self.cycle = now - self._last_tick
+        self._last_tick = now
+        orders = [o for o in view.open_orders() if self.release_time(o, view) - now <= self.lookahead]
+        couriers = [c for c in view.couriers() if _can_take_more(c, now)]
+        if not orders or not couriers:
+            return []
+        self._half_pickup, self._half_dropoff = view.rules.pickup_service / 2, view.rules.dropoff_service / 2
+        starts = [CourierStart(c.id, c.end_location, max(now, c.free_at), c.capacity, c.off_time) for c in couriers]
+        snapshot = SolverSnapshot(
+            orders, starts, lambda s: view.store(s).location, view.travel, view.rules,
+            Weights(travel=self.travel_weight, lateness=self.delay_weight, unassigned=10**9),
+            self.target, self.candidates, now,
+        )
+        if self.solutions is not None:  # deterministic (tests)
+            budget = Budget(seconds=None, solutions=self.solutions)
+        else:
+            budget = Budget(seconds=min(self.budget_seconds, 0.02 + self.budget_per_order * len(orders)))
+        initial = self._last_plan.as_initial() if self._last_plan is not None else None
+        plan = solve(snapshot.problem, budget, initial=initial, options=self.options)
+        self._last_plan = plan
+        return _commitments(snapshot, plan, now, self.cycle, {c.id: c.free_at for c in couriers})
+
+    def target(self, order: "Order", direct: float) -> float:
+        """Asap: as soon as a courier already waiting at the store would make it. Booked: the promise."""
+        if order.mode != DeliveryMode.ASAP:
+            return order.window.promise
+        now = self._last_tick if self._last_tick is not None else order.ready_at
+        return max(order.ready_at, now) + self._half_pickup + direct + self._half_dropoff
+
+    def release_time(self, order: "Order", view: DispatchView) -> float:
+        """When an order joins the plan: now for asap (its food readiness is a window), ahead of a booked window."""
+        if order.mode == DeliveryMode.ASAP:
+            return order.ready_at
+        store = view.store(order.store_id).location
+        eta = view.travel.minutes(store, order.dropoff, order.window.earliest)
+        lead = eta + view.rules.pickup_service + view.rules.dropoff_service + self.window_buffer
+        return max(order.ready_at, order.window.earliest - lead)
+
+
+def _can_take_more(courier: "Courier", now: float) -> bool:
+    return courier.status != CourierStatus.OFF_SHIFT and max(now, courier.free_at) < courier.off_time
+
+
+def _commitments(snapshot: SolverSnapshot, plan: Plan, now: float, cycle: float, free_at: dict[str, float]) -> list[Assignment]:
+    """First trips whose courier is free (or will be within the cycle) and must leave now to reach the store in time."""
+    out: list[Assignment] = []
+    for route in plan.routes:
+        if not route.visits or route.visits[0].kind != StopKind.PICKUP:
+            continue
+        trip: list[tuple[str, str]] = []
+        load = 0
+        for visit in route.visits:  # the stops until the bag is empty again
+            trip.append((str(visit.kind), visit.request_id))
+            load += 1 if visit.kind == StopKind.PICKUP else -1
+            if load == 0:
+                break
+        first = snapshot.orders[route.visits[0].request_id]
+        ready = first.ready_at
+        for visit in route.visits[1:]:  # the pickups made at the first store
+            nxt = snapshot.orders[visit.request_id]
+            if visit.kind != StopKind.PICKUP or nxt.store_id != first.store_id:
+                break
+            ready = max(ready, nxt.ready_at)
+        leave_by = ready - snapshot.half_pickup - snapshot.reach(route.vehicle_id, first.store_id)  # arrive as the food is ready
+        free = free_at[route.vehicle_id]
+        if free <= now + cycle and max(now, free) + cycle >= leave_by - 1e-9:  # a busy courier is planned again next cycle
+            out.append(Assignment(route.vehicle_id, tuple(trip)))
+    return out

@@ -1,0 +1,497 @@
+"""``solve(problem, budget) -> Plan``: the OR-Tools routing model behind dispatch (DESIGN.md decision 3).
+
+A pure function: an immutable ``Problem`` in, a ``Plan`` out, nothing kept between calls.
+
+The model (node-level matrices built with numpy and registered with ``RegisterTransitMatrix``;
+no Python callback is called during the search):
+
+- nodes: per vehicle a start node (where it is free once its committed stops are done) and an
+  end node (its ``end``, or a dummy at zero travel from everything for an open route); per routed
+  request a pickup node and a drop-off node (only a drop-off when it is on board);
+- cost: travel x ``weights.travel`` on arcs, ``fixed_cost + weights.vehicle`` per used vehicle,
+  ``weights.lateness`` per unit of drop-off start after the promise (a soft upper bound on the
+  time cumul), ``weights.unassigned`` per request left out;
+- "time" dimension: transit(i, j) = service(i) + travel(i, j), waiting allowed (slack), windows on
+  service start, start cumul fixed to the vehicle's free time, ``end_time`` on the end cumul;
+- "load" dimension: +size at pickups, -size at drop-offs, per-vehicle capacity, start cumul = the
+  load on board after the committed stops;
+- pairs: ``AddPickupAndDelivery`` + same vehicle + pickup time <= drop-off time. Optional pairs
+  carry one singleton disjunction per node, penalty split in two halves (the pattern of OR-Tools'
+  own PDPTW example; the pair operators rely on it); on-board drop-offs have no disjunction
+  (mandatory) and are pinned with ``VehicleVar(d).SetValues([v])``; candidates with
+  ``VehicleVar(i).SetValues([-1, *allowed])`` (``SetAllowedVehiclesForIndex`` raises a TypeError
+  in 9.15.6755);
+- pickup deadlines, exactly and visible to the local-search filters: when some candidate's
+  deadline can bind, every pickup's time cumul is shifted up by a constant OFFSET (added on arcs
+  into a pickup, removed on arcs out of it) and the time dimension's per-vehicle capacity is
+  ``OFFSET + pickup_deadline``. A pickup's cumul is then ``start + OFFSET <= OFFSET + deadline``;
+  every other cumul is a plain time <= horizon < OFFSET, so only pickups feel the deadline. No
+  extra CP constraint (which the filters would not see) is needed.
+
+Committed stops are not in the model: ``_prepare`` runs them forward from the vehicle's start and
+the vehicle starts its model route at the last committed stop, when it leaves it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from routing._prepare import INF, Prepared, prepare
+from routing.problem import (
+    Budget,
+    Objective,
+    Plan,
+    Problem,
+    Reason,
+    Route,
+    SolverOptions,
+    SolverStats,
+    StopKind,
+    Unassigned,
+    Visit,
+)
+
+log = logging.getLogger(__name__)
+
+FALLBACK_FIRST_SOLUTION = "LOCAL_CHEAPEST_INSERTION"  # works with pinned mandatory drop-offs (DESIGN field notes)
+SAFETY_SECONDS = 300.0  # a time limit even when the budget has only a solution limit (DESIGN: always set one)
+_RESERVE = 0.03  # share of the budget kept for reading the solution back
+
+
+@dataclass
+class _Model:
+    """The node layout and the arrays the search and the read-back share."""
+
+    V: int
+    loc: np.ndarray  # (N,) matrix index per node, -1 for an open route's dummy end
+    service: np.ndarray  # (N,)
+    earliest: np.ndarray  # (N,)
+    is_pickup: np.ndarray  # (N,) bool
+    request: np.ndarray  # (N,) request index, -1 for starts and ends
+    offset: int  # added to pickup cumuls (0 when no deadline can bind)
+    key_to_node: dict[tuple[int, StopKind], int]  # (request, kind) -> node
+    pair_of: dict[int, tuple[int, int]]  # optional request -> (pickup node, drop-off node)
+    manager: pywrapcp.RoutingIndexManager
+    routing: pywrapcp.RoutingModel
+    time_dim: pywrapcp.RoutingDimension
+    horizon: int
+    capacity: np.ndarray  # (V,) capacity used in the model
+
+
+def solve(
+    problem: Problem,
+    budget: Budget = Budget(),
+    initial: dict[str, list[tuple[str, StopKind]]] | None = None,
+    options: SolverOptions = SolverOptions(),
+) -> Plan:
+    """Plan routes for ``problem`` within ``budget``; warm-start from ``initial`` routes when given.
+
+    Raises ``ValueError`` for an inconsistent snapshot (unknown or duplicate ids, a committed
+    drop-off whose pickup is neither on board nor committed before it, an unknown strategy name).
+    """
+    t0 = time.perf_counter()
+    first_name = options.first_solution.upper()
+    meta_name = options.metaheuristic.upper()
+    if first_name not in routing_enums_pb2.FirstSolutionStrategy.Value.keys():
+        raise ValueError(f"unknown first solution strategy {options.first_solution!r}")
+    if meta_name not in routing_enums_pb2.LocalSearchMetaheuristic.Value.keys():
+        raise ValueError(f"unknown metaheuristic {options.metaheuristic!r}")
+    seconds = budget.seconds if budget.seconds is not None else SAFETY_SECONDS
+    deadline = t0 + seconds * (1.0 - _RESERVE)
+
+    prep = prepare(problem)
+    if not prep.optional and not prep.mandatory:
+        build = time.perf_counter() - t0
+        stats = SolverStats("TRIVIAL", time.perf_counter() - t0, first_name, meta_name, 0, False, build, None)
+        return _plan_without_model(problem, prep, stats, failed=False)
+
+    model = _build(problem, prep)
+    routing = model.routing
+    found: list[float] = []
+    routing.AddAtSolutionCallback(lambda: found.append(time.perf_counter()))
+    params = _search_parameters(first_name, meta_name, budget, options, deadline - time.perf_counter())
+    routing.CloseModelWithParameters(params)
+    build = time.perf_counter() - t0
+
+    solution = None
+    warm = False
+    if initial:
+        routes = _initial_routes(problem, prep, model, initial)
+        start = routing.ReadAssignmentFromRoutes(routes, True)
+        if start is not None:
+            warm = True
+            params = _search_parameters(first_name, meta_name, budget, options, deadline - time.perf_counter())
+            solution = routing.SolveFromAssignmentWithParameters(start, params)
+        else:
+            log.info("warm start rejected (infeasible initial routes): solving from scratch")
+    used_first = first_name
+    if solution is None:
+        solution = routing.SolveWithParameters(params)
+    if solution is None and not warm and first_name != FALLBACK_FIRST_SOLUTION and deadline - time.perf_counter() > 0.005:
+        log.info("%s found no first solution (status %s); retrying with %s", first_name, _status(routing), FALLBACK_FIRST_SOLUTION)
+        used_first = FALLBACK_FIRST_SOLUTION
+        params = _search_parameters(used_first, meta_name, budget, options, deadline - time.perf_counter())
+        solution = routing.SolveWithParameters(params)
+    stats = SolverStats(
+        status=_status(routing),
+        wall_seconds=0.0,
+        first_solution=used_first,
+        metaheuristic=meta_name,
+        solutions=len(found),
+        warm_started=warm,
+        build_seconds=build,
+        first_solution_seconds=(found[0] - t0) if found else None,
+    )
+    if solution is None:
+        return _plan_without_model(problem, prep, stats, failed=True, t0=t0)
+    return _read_plan(problem, prep, model, solution, stats, t0)
+
+
+# ------------------------------------------------------------------------------------ model
+def _build(problem: Problem, prep: Prepared) -> _Model:
+    reqs = problem.requests
+    V = len(problem.vehicles)
+    # node layout: starts [0, V), ends [V, 2V), then request nodes
+    loc = [*prep.start_loc.tolist(), *prep.end_loc.tolist()]
+    service = [0] * (2 * V)
+    earliest = [*prep.start_time.tolist(), *([0] * V)]
+    latest: list[int] = [*prep.start_time.tolist(), *([INF] * V)]
+    demand = [0] * (2 * V)
+    is_pickup = [False] * (2 * V)
+    request = [-1] * (2 * V)
+    key_to_node: dict[tuple[int, StopKind], int] = {}
+    pair_of: dict[int, tuple[int, int]] = {}
+    promise_nodes: list[tuple[int, int]] = []
+
+    def add(i: int, kind: StopKind) -> int:
+        r = reqs[i]
+        stop = r.pickup if kind == StopKind.PICKUP else r.dropoff
+        assert stop is not None
+        node = len(loc)
+        loc.append(stop.location)
+        service.append(stop.service)
+        earliest.append(max(0, stop.earliest))
+        latest.append(stop.latest)
+        demand.append(r.size if kind == StopKind.PICKUP else -r.size)
+        is_pickup.append(kind == StopKind.PICKUP)
+        request.append(i)
+        key_to_node[(i, kind)] = node
+        if kind == StopKind.DROPOFF and r.promise is not None:
+            promise_nodes.append((node, r.promise))
+        return node
+
+    for i in prep.optional:
+        pair_of[i] = (add(i, StopKind.PICKUP), add(i, StopKind.DROPOFF))
+    mandatory_nodes = [(add(i, StopKind.DROPOFF), k) for i, k in prep.mandatory]
+
+    loc_a = np.array(loc, dtype=np.int64)
+    service_a = np.array(service, dtype=np.int64)
+    earliest_a = np.array(earliest, dtype=np.int64)
+    pick_a = np.array(is_pickup, dtype=bool)
+    N = len(loc)
+    m = prep.matrix
+    open_end = loc_a < 0
+    idx = np.where(open_end, 0, loc_a)
+    travel = m[np.ix_(idx, idx)]
+    travel[open_end, :] = 0
+    travel[:, open_end] = 0
+
+    # horizon: no earliest schedule can go past it (waits end by the largest earliest, then at
+    # most N legs); later bounds never bind and are clamped to it
+    max_leg = int(m.max()) if m.size else 0
+    horizon = int(max(earliest_a.max(), prep.start_time.max())) + N * (max_leg + int(service_a.max())) + 1
+    deadline = np.clip(prep.deadline, -1, horizon)
+    binding = any(
+        bool((prep.deadline[prep.candidates[i]] < min(reqs[i].pickup.latest, horizon)).any())  # type: ignore[union-attr]
+        for i in prep.optional
+    )
+    offset = horizon + 1 if binding else 0
+
+    manager = pywrapcp.RoutingIndexManager(N, V, list(range(V)), list(range(V, 2 * V)))
+    routing = pywrapcp.RoutingModel(manager)
+    solver = routing.solver()
+
+    w = problem.weights
+    cost_cb = routing.RegisterTransitMatrix((travel * w.travel).tolist())
+    routing.SetArcCostEvaluatorOfAllVehicles(cost_cb)
+    for k in range(V):
+        if prep.fixed_cost[k]:
+            routing.SetFixedCostOfVehicle(int(prep.fixed_cost[k]), k)
+
+    transit = travel + service_a[:, None]
+    if offset:
+        shift = pick_a.astype(np.int64) * offset
+        transit = transit + shift[None, :] - shift[:, None]
+    time_cb = routing.RegisterTransitMatrix(transit.tolist())
+    time_caps = (offset + deadline).tolist() if offset else [horizon] * V
+    routing.AddDimensionWithVehicleCapacity(time_cb, horizon, time_caps, False, "time")
+    time_dim = routing.GetDimensionOrDie("time")
+
+    capacity = np.maximum(prep.capacity, prep.load)  # an overloaded vehicle (bad data) stays solvable
+    if np.any(prep.capacity < prep.load):
+        log.warning("vehicles carry more than their capacity: %s", [problem.vehicles[k].id for k in np.flatnonzero(prep.capacity < prep.load)])
+    load_cb = routing.RegisterUnaryTransitVector(demand)
+    routing.AddDimensionWithVehicleCapacity(load_cb, 0, capacity.tolist(), False, "load")
+    load_dim = routing.GetDimensionOrDie("load")
+
+    for k in range(V):
+        s, e = routing.Start(k), routing.End(k)
+        t = int(prep.start_time[k])
+        time_dim.CumulVar(s).SetValue(t)
+        load_dim.CumulVar(s).SetValue(int(prep.load[k]))
+        if prep.end_time[k] < INF:
+            back = 0 if prep.end_loc[k] < 0 else int(m[prep.start_loc[k], prep.end_loc[k]])
+            # a vehicle that cannot even go home empty in time has no candidates: keep it solvable
+            time_dim.CumulVar(e).SetMax(max(int(prep.end_time[k]), t + back))
+
+    all_vehicles = V
+    penalty = w.unassigned
+    for i, (p, d) in pair_of.items():
+        pi, di = manager.NodeToIndex(p), manager.NodeToIndex(d)
+        pick, drop = reqs[i].pickup, reqs[i].dropoff
+        assert pick is not None
+        time_dim.CumulVar(pi).SetRange(offset + max(0, pick.earliest), offset + min(pick.latest, horizon))
+        time_dim.CumulVar(di).SetRange(max(0, drop.earliest), min(drop.latest, horizon))
+        routing.AddPickupAndDelivery(pi, di)
+        solver.Add(routing.VehicleVar(pi) == routing.VehicleVar(di))
+        solver.Add(time_dim.CumulVar(pi) <= time_dim.CumulVar(di) + offset)
+        routing.AddDisjunction([pi], penalty - penalty // 2)
+        routing.AddDisjunction([di], penalty // 2)
+        cands = prep.candidates[i]
+        if len(cands) < all_vehicles:
+            allowed = [-1, *cands.tolist()]
+            routing.VehicleVar(pi).SetValues(allowed)
+            routing.VehicleVar(di).SetValues(allowed)
+    for d, k in mandatory_nodes:
+        di = manager.NodeToIndex(d)
+        drop = reqs[request[d]].dropoff
+        time_dim.CumulVar(di).SetRange(max(0, drop.earliest), min(drop.latest, horizon))
+        routing.VehicleVar(di).SetValues([k])
+    if w.lateness:
+        for d, promise in promise_nodes:
+            time_dim.SetCumulVarSoftUpperBound(manager.NodeToIndex(d), max(0, promise), w.lateness)
+    return _Model(
+        V=V, loc=loc_a, service=service_a, earliest=earliest_a, is_pickup=pick_a, request=np.array(request, dtype=np.int64),
+        offset=offset, key_to_node=key_to_node, pair_of=pair_of, manager=manager, routing=routing, time_dim=time_dim,
+        horizon=horizon, capacity=capacity,
+    )
+
+
+def _search_parameters(first: str, meta: str, budget: Budget, options: SolverOptions, remaining: float) -> pywrapcp.RoutingSearchParameters:
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.Value.Value(first)
+    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.Value.Value(meta)
+    params.time_limit.FromMilliseconds(max(1, int(remaining * 1000)))
+    if budget.solutions is not None:
+        params.solution_limit = budget.solutions
+    params.log_search = options.log_search
+    return params
+
+
+def _status(routing: pywrapcp.RoutingModel) -> str:
+    return routing_enums_pb2.RoutingSearchStatus.Value.Name(routing.status())
+
+
+# ------------------------------------------------------------------------------- warm start
+def _initial_routes(problem: Problem, prep: Prepared, model: _Model, initial: dict[str, list[tuple[str, StopKind]]]) -> list[list[int]]:
+    """Routing indices per vehicle from ``initial``, cleaned and repaired so OR-Tools accepts them.
+
+    Skipped: unknown vehicles and requests, committed or no longer existing stops, stops on a
+    vehicle that may not serve them, repeats, drop-offs whose pickup was skipped and pickups whose
+    drop-off does not follow on the same route. On-board drop-offs missing from their vehicle's
+    route are appended. Then a forward pass per route drops the pairs that break a window, the
+    capacity, a pickup deadline or the end time (times moved on since the routes were made).
+    """
+    veh_index = {v.id: k for k, v in enumerate(problem.vehicles)}
+    req_index = {r.id: i for i, r in enumerate(problem.requests)}
+    mandatory_of = {i: k for i, k in prep.mandatory}
+    used: set[int] = set()
+    routes: list[list[int]] = [[] for _ in range(model.V)]
+    for vid, stops in initial.items():
+        k = veh_index.get(vid)
+        if k is None:
+            continue
+        seq: list[int] = []
+        picked: set[int] = set()
+        for rid, kind in stops:
+            i = req_index.get(rid)
+            try:
+                kind = StopKind(kind)
+            except ValueError:
+                continue
+            node = model.key_to_node.get((i, kind)) if i is not None else None
+            if node is None or node in used:
+                continue
+            assert i is not None
+            if i in mandatory_of:
+                if mandatory_of[i] != k:
+                    continue
+            elif k not in prep.candidates[i]:
+                continue
+            elif kind == StopKind.DROPOFF and i not in picked:
+                continue
+            if kind == StopKind.PICKUP:
+                picked.add(i)
+            seq.append(node)
+            used.add(node)
+        dropped = {model.pair_of[i][0] for i in picked if model.pair_of[i][1] not in seq}
+        seq = [n for n in seq if n not in dropped]
+        used -= dropped
+        routes[k] = seq
+    for i, k in prep.mandatory:
+        node = model.key_to_node[(i, StopKind.DROPOFF)]
+        if node not in used:
+            routes[k].append(node)
+            used.add(node)
+    return [[model.manager.NodeToIndex(n) for n in _repair(problem, prep, model, k, seq)] for k, seq in enumerate(routes)]
+
+
+def _repair(problem: Problem, prep: Prepared, model: _Model, k: int, seq: list[int]) -> list[int]:
+    """Drop optional pairs from the route until the earliest schedule is feasible (at most len(seq) passes)."""
+    reqs = problem.requests
+    m = prep.matrix
+    mandatory = {i for i, kk in prep.mandatory if kk == k}
+    for _ in range(len(seq) + 1):
+        bad = None
+        loc, t, load = int(prep.start_loc[k]), int(prep.start_time[k]), int(prep.load[k])
+        for n in seq:
+            i = int(model.request[n])
+            pick = bool(model.is_pickup[n])
+            stop = reqs[i].pickup if pick else reqs[i].dropoff
+            assert stop is not None
+            t = max(t + int(m[loc, stop.location]), stop.earliest)
+            load += reqs[i].size if pick else -reqs[i].size
+            if t > stop.latest or (pick and t > prep.deadline[k]) or load > model.capacity[k]:
+                bad = n
+                break
+            t += stop.service
+            loc = stop.location
+        else:
+            if prep.end_time[k] < INF and seq:
+                back = 0 if prep.end_loc[k] < 0 else int(m[loc, prep.end_loc[k]])
+                if t + back > prep.end_time[k]:
+                    bad = seq[-1]
+        if bad is None:
+            return seq
+        i = int(model.request[bad])
+        if i in mandatory:  # cannot drop it: drop the latest optional pair before it, if any
+            optional = [n for n in seq[: seq.index(bad)] if int(model.request[n]) not in mandatory]
+            if not optional:
+                return seq  # leave it to OR-Tools to reject, then solve from scratch
+            i = int(model.request[optional[-1]])
+        seq = [n for n in seq if int(model.request[n]) != i]
+    return seq
+
+
+# ----------------------------------------------------------------------------------- output
+def _read_plan(problem: Problem, prep: Prepared, model: _Model, solution: pywrapcp.Assignment, stats: SolverStats, t0: float) -> Plan:
+    routing, reqs, m = model.routing, problem.requests, prep.matrix
+    routes: list[Route] = []
+    eta = {reqs[i].id: t for i, t in prep.served_in_prefix.items()}
+    served: set[int] = set(prep.served_in_prefix)
+    total_travel = 0
+    for k, v in enumerate(problem.vehicles):
+        visits = list(prep.prefix[k])
+        travel = prep.prefix_travel[k]
+        loc, t = int(prep.start_loc[k]), int(prep.start_time[k])
+        index = solution.Value(routing.NextVar(routing.Start(k)))
+        while not routing.IsEnd(index):
+            n = model.manager.IndexToNode(index)
+            i = int(model.request[n])
+            pick = bool(model.is_pickup[n])
+            stop = reqs[i].pickup if pick else reqs[i].dropoff
+            assert stop is not None
+            leg = int(m[loc, stop.location])
+            arrival = t + leg
+            start = max(arrival, stop.earliest)  # the earliest schedule: what the finalizer reads back
+            t = start + stop.service
+            travel += leg
+            loc = stop.location
+            kind = StopKind.PICKUP if pick else StopKind.DROPOFF
+            visits.append(Visit(reqs[i].id, kind, stop.location, arrival, start, t))
+            if not pick:
+                eta[reqs[i].id] = start
+                served.add(i)
+            index = solution.Value(routing.NextVar(index))
+        if not visits:
+            continue
+        if prep.end_loc[k] >= 0:
+            travel += int(m[loc, prep.end_loc[k]])
+        total_travel += travel
+        routes.append(Route(v.id, tuple(visits), travel))
+
+    unassigned = dict(prep.unassigned)
+    for i in model.pair_of:
+        if i not in served:
+            unassigned[i] = Unassigned(
+                reqs[i].id, Reason.NOT_WORTH_IT,
+                "left out by the solver: no insertion found cheaper than its penalty within the budget",
+            )
+    lateness = {reqs[i].id: max(0, eta[reqs[i].id] - reqs[i].promise) for i in sorted(served) if reqs[i].promise is not None}  # type: ignore[operator]
+    objective = Objective(
+        travel=total_travel,
+        lateness=sum(lateness.values()),
+        unassigned=len(unassigned),
+        vehicles=len(routes),
+        total=int(solution.ObjectiveValue()) + _constant_cost(problem, prep, model, solution),
+    )
+    stats = _with_wall(stats, t0)
+    return Plan(tuple(routes), tuple(unassigned[i] for i in sorted(unassigned)), eta, lateness, objective, stats)
+
+
+def _plan_without_model(problem: Problem, prep: Prepared, stats: SolverStats, failed: bool, t0: float | None = None) -> Plan:
+    """Committed prefixes only: nothing to route, or no solution found (then every routed request is NO_SOLUTION)."""
+    reqs = problem.requests
+    routes = tuple(
+        Route(v.id, tuple(prep.prefix[k]), prep.prefix_travel[k] + _home(prep, k)) for k, v in enumerate(problem.vehicles) if prep.prefix[k]
+    )
+    unassigned = dict(prep.unassigned)
+    if failed:
+        for i in prep.optional:
+            unassigned[i] = Unassigned(reqs[i].id, Reason.NO_SOLUTION, f"no solution found (status {stats.status})")
+        for i, k in prep.mandatory:
+            unassigned[i] = Unassigned(
+                reqs[i].id, Reason.NO_SOLUTION, f"on board of {problem.vehicles[k].id!r}; no solution found (status {stats.status})"
+            )
+    eta = {reqs[i].id: t for i, t in prep.served_in_prefix.items()}
+    lateness = {reqs[i].id: max(0, t - reqs[i].promise) for i, t in prep.served_in_prefix.items() if reqs[i].promise is not None}  # type: ignore[operator]
+    w = problem.weights
+    travel = sum(r.travel for r in routes)
+    late = sum(lateness.values())
+    fixed = sum(int(prep.fixed_cost[k]) for k in range(len(problem.vehicles)) if prep.prefix[k])
+    total = w.travel * travel + w.lateness * late + w.unassigned * len(unassigned) + fixed
+    objective = Objective(travel=travel, lateness=late, unassigned=len(unassigned), vehicles=len(routes), total=total)
+    if t0 is not None:
+        stats = _with_wall(stats, t0)
+    return Plan(routes, tuple(unassigned[i] for i in sorted(unassigned)), eta, lateness, objective, stats)
+
+
+def _constant_cost(problem: Problem, prep: Prepared, model: _Model, solution: pywrapcp.Assignment) -> int:
+    """What the plan costs outside the model: committed prefixes (travel, lateness, the fixed cost
+    of a vehicle used by them only, its way home) and the penalty of requests left out before solving."""
+    w, reqs, routing = problem.weights, problem.requests, model.routing
+    cost = w.unassigned * len(prep.unassigned)
+    for k in range(len(problem.vehicles)):
+        if not prep.prefix[k]:
+            continue
+        cost += w.travel * prep.prefix_travel[k]
+        if routing.IsEnd(solution.Value(routing.NextVar(routing.Start(k)))):  # empty in the model
+            cost += int(prep.fixed_cost[k]) + w.travel * _home(prep, k)
+    for i, t in prep.served_in_prefix.items():
+        if reqs[i].promise is not None:
+            cost += w.lateness * max(0, t - reqs[i].promise)
+    return cost
+
+
+def _home(prep: Prepared, k: int) -> int:
+    return int(prep.matrix[prep.start_loc[k], prep.end_loc[k]]) if prep.end_loc[k] >= 0 else 0
+
+
+def _with_wall(stats: SolverStats, t0: float) -> SolverStats:
+    from dataclasses import replace
+
+    return replace(stats, wall_seconds=time.perf_counter() - t0)
