@@ -125,12 +125,12 @@ def _commitments(snapshot: SolverSnapshot, plan: Plan, now: float, cycle: float,
             if load == 0:
                 break
         first = snapshot.orders[route.visits[0].request_id]
-        ready = first.ready_at
+        ready = snapshot.pickup_ready(first.id)
         for visit in route.visits[1:]:  # the pickups made at the first store
             nxt = snapshot.orders[visit.request_id]
             if visit.kind != StopKind.PICKUP or nxt.store_id != first.store_id:
                 break
-            ready = max(ready, nxt.ready_at)
+            ready = max(ready, snapshot.pickup_ready(nxt.id))
         leave_by = ready - snapshot.half_pickup - snapshot.reach(route.vehicle_id, first.store_id)  # arrive as the food is ready
         free = free_at[route.vehicle_id]
         if free <= now + cycle and max(now, free) + cycle >= leave_by - 1e-9:  # a busy courier is planned again next cycle

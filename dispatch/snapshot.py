@@ -60,14 +60,15 @@ class SolverSnapshot:
     ) -> None:
         self.orders = {o.id: o for o in orders}
         self.couriers = {c.id: c for c in couriers}
-        self.half_pickup = rules.pickup_service / 2
-        half_p, half_d = self.half_pickup, rules.dropoff_service / 2
+        self.half_pickup, self.half_dropoff = rules.pickup_service / 2, rules.dropoff_service / 2
+        half_p, half_d = self.half_pickup, self.half_dropoff
         stores = sorted({o.store_id for o in orders})
         points = [c.location for c in couriers] + [store_location(s) for s in stores] + [o.dropoff for o in orders]
         self.minutes = travel.matrix(points, at)
         matrix = np.ceil(self.minutes * UNITS_PER_MINUTE - 1e-6).astype(np.int64)
         n_c, n_s = len(couriers), len(stores)
         self.courier_index = {c.id: i for i, c in enumerate(couriers)}
+        self.door_index = {o.id: n_c + len(stores) + j for j, o in enumerate(orders)}
         self.store_index = {s: n_c + i for i, s in enumerate(stores)}
 
         vehicles = tuple(
@@ -94,6 +95,16 @@ class SolverSnapshot:
             matrix=tuple(map(tuple, matrix.tolist())), vehicles=vehicles, requests=tuple(requests),
             weights=weights, allowed=tuple(allowed),
         )
+
+    def direct(self, order_id: str) -> float:
+        """Minutes from the order's store to its door."""
+        order = self.orders[order_id]
+        return float(self.minutes[self.store_index[order.store_id], self.door_index[order_id]])
+
+    def pickup_ready(self, order_id: str) -> float:
+        """When the pickup should happen: the food is ready, and a booked window is not reached too early."""
+        order = self.orders[order_id]
+        return max(order.ready_at, order.window.earliest - self.half_dropoff - self.direct(order_id) - self.half_pickup)
 
     def reach(self, courier_id: str, store_id: str) -> float:
         """Minutes from the courier's start to the store."""

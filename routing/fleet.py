@@ -54,6 +54,7 @@ class Strategy:
     constructions: tuple[str, ...] = ("LOCAL_CHEAPEST_INSERTION", "PARALLEL_CHEAPEST_INSERTION")
     construct_seconds: float = 2.0  # cap per construction (its greedy descent usually ends well before)
     eliminate_share: float = 0.6  # elimination stops at this share of the budget (or when it cannot go on)
+    eliminate_patience: int = 10  # ... or after this many steps without leaving out fewer requests
     ruin_min: int = 6  # requests removed per ruin-and-recreate step: uniform in [ruin_min, ruin_max]
     ruin_max: int = 14
     step_seconds: float = 1.0  # cap per step (a greedy descent from a warm start)
@@ -268,7 +269,8 @@ class _Search:
         served = {v.request_id for r in current for v in r.visits}
         out = [rid for rid in self.request_ids if rid not in served]
         opts = self.options(s.step_metaheuristic)
-        while time.perf_counter() < stop_at:
+        fewest, stale = len(out), 0
+        while time.perf_counter() < stop_at and stale < s.eliminate_patience:
             removed = self.ruin(current, out)
             plan = self.run_solve(reduced, min(s.step_seconds, stop_at - time.perf_counter()), opts,
                                   initial=_initial(current, ids, removed))
@@ -281,6 +283,10 @@ class _Search:
             if len(dropped) <= len(out):
                 current = [r for r in plan.routes if r.visits]
                 out = dropped
+            if len(dropped) < fewest:
+                fewest, stale = len(dropped), 0
+            else:
+                stale += 1
         return False
 
     def distance(self) -> None:

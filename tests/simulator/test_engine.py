@@ -112,3 +112,13 @@ def test_real_grubhub_days_in_process(name: str, tmp_path: Path) -> None:
     assert_day_is_sound(result, instance)
     assert_solution_files_pass(result, directory, tmp_path / "out")
     assert delivered(result.orders) >= 0.99 * len(instance.orders)
+
+
+def test_ortools_policy_delivers_a_generated_day_soundly(tmp_path: Path) -> None:
+    """The issue's policy test on a project-made day (the real 0r50 runs in bench/mdrp_quality.py)."""
+    directory = write_synthetic_mdrp(tmp_path / "gen", orders=80)
+    instance = read_mdrp(directory)
+    result = run_simulation(instance, LocalRuntime(), policy="ortools", policy_params={"solutions": 30})
+    assert delivered(result.orders) == len(instance.orders)
+    assert_day_is_sound(result, instance)
+    assert_solution_files_pass(result, directory, tmp_path / "out")
