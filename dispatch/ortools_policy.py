@@ -85,7 +85,7 @@ class OrtoolsPolicy(BasePolicy):
             budget = Budget(seconds=None, solutions=self.solutions)
         else:
             budget = Budget(seconds=min(self.budget_seconds, 0.02 + self.budget_per_order * len(orders)))
-        initial = self._last_plan.as_initial() if self._last_plan is not None else None
+        initial = _seed(snapshot, self._last_plan)
         plan = solve(snapshot.problem, budget, initial=initial, options=self.options)
         self._last_plan = plan
         return _commitments(snapshot, plan, now, self.cycle, {c.id: c.free_at for c in couriers})
@@ -109,6 +109,55 @@ class OrtoolsPolicy(BasePolicy):
 
 def _can_take_more(courier: "Courier", now: float) -> bool:
     return courier.status != CourierStatus.OFF_SHIFT and max(now, courier.free_at) < courier.off_time
+
+
+def _seed(snapshot: SolverSnapshot, previous: Plan | None) -> dict[str, list[tuple[str, StopKind]]]:
+    """Warm start: last cycle's routes, plus every order they lack appended to the candidate who
+    could pick it up first (greedy, one trip each). A complete start matters: on a large snapshot
+    OR-Tools' own first-solution heuristics run out of a sub-second budget before inserting everything.
+    """
+    problem = snapshot.problem
+    vehicles = {v.id: v for v in problem.vehicles}
+    requests = {r.id: r for r in problem.requests}
+    routes: dict[str, list[tuple[str, StopKind]]] = {}
+    if previous is not None:
+        for vid, stops in previous.as_initial().items():
+            kept = [(rid, kind) for rid, kind in stops if rid in requests and vid in vehicles]
+            if kept:
+                routes[vid] = kept
+    planned = {rid for stops in routes.values() for rid, _ in stops}
+    matrix = problem.matrix
+    free_at = {v.id: v.start_time for v in problem.vehicles}
+    where = {v.id: v.start for v in problem.vehicles}
+    for vid, stops in routes.items():  # approximate: the end of each kept route, sequentially
+        t, here = free_at[vid], where[vid]
+        for rid, kind in stops:
+            stop = requests[rid].pickup if kind == StopKind.PICKUP else requests[rid].dropoff
+            assert stop is not None
+            t = max(t + matrix[here][stop.location], stop.earliest) + stop.service
+            here = stop.location
+        free_at[vid], where[vid] = t, here
+    allowed = dict(problem.allowed)
+    for request in sorted((r for r in problem.requests if r.id not in planned), key=lambda r: r.pickup.earliest if r.pickup else 0):
+        pickup, drop = request.pickup, request.dropoff
+        if pickup is None:
+            continue
+        best: tuple[int, str] | None = None
+        for vid in allowed.get(request.id, tuple(vehicles)):
+            start = max(free_at[vid] + matrix[where[vid]][pickup.location], pickup.earliest)
+            deadline = vehicles[vid].pickup_deadline
+            if deadline is not None and start > deadline:
+                continue
+            if best is None or (start, vid) < best:
+                best = (start, vid)
+        if best is None:
+            continue
+        start, vid = best
+        arrive = start + pickup.service + matrix[pickup.location][drop.location]
+        free_at[vid] = max(arrive, drop.earliest) + drop.service
+        where[vid] = drop.location
+        routes.setdefault(vid, []).extend([(request.id, StopKind.PICKUP), (request.id, StopKind.DROPOFF)])
+    return routes
 
 
 def _commitments(snapshot: SolverSnapshot, plan: Plan, now: float, cycle: float, free_at: dict[str, float]) -> list[Assignment]:

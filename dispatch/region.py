@@ -60,7 +60,7 @@ class StepResult:
     busy_couriers: int
     next_action: float | None
     rejected: list[str] = field(default_factory=list)  # inputs refused, with the reason
-    waiting: int = 0  # open orders due within ``waiting_horizon`` that this tick left without a courier
+    waiting: int = 0  # open orders whose food has been ready for ``overdue_after`` minutes and still have no courier
 
 
 class RegionShard:
@@ -75,7 +75,7 @@ class RegionShard:
         region_res: int = REGION_RES,
         served_regions: frozenset[int] = frozenset(),
         auto_accept: bool = True,
-        waiting_horizon: float = 10.0,
+        overdue_after: float = 2.0,
         loan_minutes: float = 30.0,
     ) -> None:
         self.region = region
@@ -85,7 +85,7 @@ class RegionShard:
         self.region_res = region_res
         self.served_regions = served_regions or frozenset({region})
         self.auto_accept = auto_accept
-        self.waiting_horizon = waiting_horizon
+        self.overdue_after = overdue_after
         self.loan_minutes = loan_minutes
         self.stores: dict[str, Store] = {}
         self.orders: dict[str, Order] = {}
@@ -143,7 +143,8 @@ class RegionShard:
                 log.warning("region %s: policy %s decision refused: %s", self.region, self.policy.name, exc)
                 rejected.append(f"{decision.courier_id}: {exc}")
         handoffs = self._handoffs(now) + self._lend(inputs.lend, now)
-        waiting = sum(1 for o in self._open.values() if max(o.ready_at, o.window.earliest - 30.0) <= now + self.waiting_horizon)
+        # policy-agnostic: a policy may hold orders on purpose (to batch them), but not past their food
+        waiting = sum(1 for o in self._open.values() if max(o.ready_at, o.window.earliest - 30.0) <= now - self.overdue_after)
         self.step_no += 1
         events, self._events = self._events, []
         idle = sum(1 for c in self._couriers.values() if c.status == CourierStatus.IDLE and not c.route)
