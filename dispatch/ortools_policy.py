@@ -6,9 +6,10 @@ Each tick, per region:
    taken from the ETA model: store-to-door travel + the services + ``window_buffer``) and every
    courier who may still pick up, starting where and when its current route ends (what it has
    already been given is never torn up);
-2. candidates: each order may go to its ``candidates`` couriers who reach its store first;
-3. ``routing.solve`` within ``budget_seconds`` (scaled down for small snapshots), warm-started
-   from the previous cycle's plan;
+2. candidates: each order may go to its ``candidates`` couriers who reach its store first; a
+   large snapshot is split into clusters of stores, each with its own couriers;
+3. ``routing.solve`` within ``budget_seconds`` (scaled down for small snapshots, shared among the
+   clusters), warm-started from the previous cycle's routes plus a greedy insertion of new orders;
 4. commit: a courier's first trip (the stops until its bag is empty again) is given to it only
    when it is free (or will be within the cycle) and must leave within the next cycle to reach
    the first store when the food is ready. Everything else
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from dispatch.courier import CourierStatus
 from dispatch.modes import DeliveryMode
@@ -47,7 +50,9 @@ class OrtoolsPolicy(BasePolicy):
         delay_weight: int = 3,
         travel_weight: int = 1,
         solutions: int | None = None,
-        first_solution: str = "PARALLEL_CHEAPEST_INSERTION",
+        cross_store_trips: bool = True,
+        max_orders_per_solve: int = 120,
+        first_solution: str = "AUTOMATIC",  # local cheapest insertion: copes with pinned orders (routing.solve)
         metaheuristic: str = "GUIDED_LOCAL_SEARCH",
     ) -> None:
         if budget_seconds <= 0 or lookahead < 0 or candidates < 1:
@@ -60,8 +65,10 @@ class OrtoolsPolicy(BasePolicy):
         self.delay_weight = delay_weight
         self.travel_weight = travel_weight
         self.solutions = solutions
+        self.cross_store_trips = cross_store_trips
+        self.max_orders_per_solve = max_orders_per_solve
         self.options = SolverOptions(first_solution=first_solution, metaheuristic=metaheuristic)
-        self._last_plan: Plan | None = None
+        self._last_routes: dict[str, list[tuple[str, StopKind]]] = {}
         self._last_tick: float | None = None
         self.cycle = 1.0
 
@@ -75,20 +82,25 @@ class OrtoolsPolicy(BasePolicy):
         if not orders or not couriers:
             return []
         self._half_pickup, self._half_dropoff = view.rules.pickup_service / 2, view.rules.dropoff_service / 2
-        starts = [CourierStart(c.id, c.end_location, max(now, c.free_at), c.capacity, c.off_time) for c in couriers]
-        snapshot = SolverSnapshot(
-            orders, starts, lambda s: view.store(s).location, view.travel, view.rules,
-            Weights(travel=self.travel_weight, lateness=self.delay_weight, unassigned=10**9),
-            self.target, self.candidates, now,
-        )
-        if self.solutions is not None:  # deterministic (tests)
-            budget = Budget(seconds=None, solutions=self.solutions)
-        else:
-            budget = Budget(seconds=min(self.budget_seconds, 0.02 + self.budget_per_order * len(orders)))
-        initial = _seed(snapshot, self._last_plan)
-        plan = solve(snapshot.problem, budget, initial=initial, options=self.options)
-        self._last_plan = plan
-        return _commitments(snapshot, plan, now, self.cycle, {c.id: c.free_at for c in couriers})
+        total = min(self.budget_seconds, 0.02 + self.budget_per_order * len(orders))
+        decisions: list[Assignment] = []
+        routes: dict[str, list[tuple[str, StopKind]]] = {}
+        for group_orders, group_couriers in _clusters(orders, couriers, now, view, self.max_orders_per_solve):
+            starts = [CourierStart(c.id, c.end_location, max(now, c.free_at), c.capacity, c.off_time) for c in group_couriers]
+            snapshot = SolverSnapshot(
+                group_orders, starts, lambda s: view.store(s).location, view.travel, view.rules,
+                Weights(travel=self.travel_weight, lateness=self.delay_weight, unassigned=10**9),
+                self.target, self.candidates, now,
+            )
+            if self.solutions is not None:  # deterministic (tests)
+                budget = Budget(seconds=None, solutions=self.solutions)
+            else:
+                budget = Budget(seconds=max(0.01, total * len(group_orders) / len(orders)))
+            plan = solve(snapshot.problem, budget, initial=_seed(snapshot, self._last_routes), options=self.options)
+            routes.update(plan.as_initial())
+            decisions += _commitments(snapshot, plan, now, self.cycle, {c.id: c.free_at for c in group_couriers}, self.cross_store_trips)
+        self._last_routes = routes
+        return decisions
 
     def target(self, order: "Order", direct: float) -> float:
         """Asap: as soon as a courier already waiting at the store would make it. Booked: the promise."""
@@ -111,7 +123,40 @@ def _can_take_more(courier: "Courier", now: float) -> bool:
     return courier.status != CourierStatus.OFF_SHIFT and max(now, courier.free_at) < courier.off_time
 
 
-def _seed(snapshot: SolverSnapshot, previous: Plan | None) -> dict[str, list[tuple[str, StopKind]]]:
+def _clusters(orders: list["Order"], couriers: list["Courier"], now: float, view: DispatchView,
+              max_orders: int) -> list[tuple[list["Order"], list["Courier"]]]:
+    """Split a large snapshot into solves of at most about ``max_orders`` orders (DESIGN.md decision 4).
+
+    k-means on the stores' positions (deterministic start: the farthest-point rule), then each
+    courier joins the cluster whose centre is nearest to where it will be free. A courier is in one
+    cluster only, so the plans never conflict.
+    """
+    if len(orders) <= max_orders:
+        return [(orders, couriers)]
+    k = -(-len(orders) // max_orders)
+    pts = np.array([[view.store(o.store_id).location.lat, view.store(o.store_id).location.lng] for o in orders])
+    pts[:, 1] *= np.cos(np.radians(pts[:, 0].mean()))
+    centres = [pts[0]]
+    for _ in range(1, k):
+        dist = np.min([((pts - c) ** 2).sum(axis=1) for c in centres], axis=0)
+        centres.append(pts[int(np.argmax(dist))])
+    centre = np.array(centres)
+    for _ in range(10):
+        label = np.argmin(((pts[:, None, :] - centre[None, :, :]) ** 2).sum(axis=2), axis=1)
+        centre = np.array([pts[label == j].mean(axis=0) if (label == j).any() else centre[j] for j in range(k)])
+    where = np.array([[c.end_location.lat, c.end_location.lng] for c in couriers])
+    where[:, 1] *= np.cos(np.radians(pts[:, 0].mean()))
+    home = np.argmin(((where[:, None, :] - centre[None, :, :]) ** 2).sum(axis=2), axis=1)
+    groups = []
+    for j in range(k):
+        mine = [o for o, lab in zip(orders, label) if lab == j]
+        theirs = [c for c, h in zip(couriers, home) if h == j]
+        if mine and theirs:
+            groups.append((mine, theirs))
+    return groups
+
+
+def _seed(snapshot: SolverSnapshot, previous: dict[str, list[tuple[str, StopKind]]]) -> dict[str, list[tuple[str, StopKind]]]:
     """Warm start: last cycle's routes, plus every order they lack appended to the candidate who
     could pick it up first (greedy, one trip each). A complete start matters: on a large snapshot
     OR-Tools' own first-solution heuristics run out of a sub-second budget before inserting everything.
@@ -120,11 +165,10 @@ def _seed(snapshot: SolverSnapshot, previous: Plan | None) -> dict[str, list[tup
     vehicles = {v.id: v for v in problem.vehicles}
     requests = {r.id: r for r in problem.requests}
     routes: dict[str, list[tuple[str, StopKind]]] = {}
-    if previous is not None:
-        for vid, stops in previous.as_initial().items():
-            kept = [(rid, kind) for rid, kind in stops if rid in requests and vid in vehicles]
-            if kept:
-                routes[vid] = kept
+    for vid, stops in previous.items():
+        kept = [(rid, kind) for rid, kind in stops if rid in requests and vid in vehicles]
+        if kept:
+            routes[vid] = kept
     planned = {rid for stops in routes.values() for rid, _ in stops}
     matrix = problem.matrix
     free_at = {v.id: v.start_time for v in problem.vehicles}
@@ -160,8 +204,14 @@ def _seed(snapshot: SolverSnapshot, previous: Plan | None) -> dict[str, list[tup
     return routes
 
 
-def _commitments(snapshot: SolverSnapshot, plan: Plan, now: float, cycle: float, free_at: dict[str, float]) -> list[Assignment]:
-    """First trips whose courier is free (or will be within the cycle) and must leave now to reach the store in time."""
+def _commitments(snapshot: SolverSnapshot, plan: Plan, now: float, cycle: float, free_at: dict[str, float],
+                 cross_store: bool = False) -> list[Assignment]:
+    """First trips whose courier is free (or will be within the cycle) and must leave now to reach the store in time.
+
+    Without ``cross_store`` a trip that would collect at several stores is cut to the orders of its
+    first store (the rest is planned again next cycle): detours between stores delay every order
+    already on board, and MDRP's model bundles orders of one restaurant only.
+    """
     out: list[Assignment] = []
     for route in plan.routes:
         if not route.visits or route.visits[0].kind != StopKind.PICKUP:
@@ -174,6 +224,9 @@ def _commitments(snapshot: SolverSnapshot, plan: Plan, now: float, cycle: float,
             if load == 0:
                 break
         first = snapshot.orders[route.visits[0].request_id]
+        if not cross_store:
+            mine = {oid for _, oid in trip if snapshot.orders[oid].store_id == first.store_id}
+            trip = [(kind, oid) for kind, oid in trip if oid in mine]
         ready = snapshot.pickup_ready(first.id)
         for visit in route.visits[1:]:  # the pickups made at the first store
             nxt = snapshot.orders[visit.request_id]

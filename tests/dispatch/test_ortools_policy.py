@@ -104,3 +104,19 @@ def test_whole_trip_respects_the_bag() -> None:
     shard = world([courier("c1", 0, 0, capacity=1)], [order("o1", 0, (0, 3200)), order("o2", 0, (0, 3520))])
     (d,) = policy().on_tick(0.0, shard)
     assert len(d.order_ids) == 1 and [k for k, _ in d.stops] == ["pickup", "dropoff"]
+
+
+def test_a_large_snapshot_is_split_into_clusters_with_their_own_couriers() -> None:
+    """Stores at two ends of town: two clusters, each courier in exactly one, near its own orders."""
+    from dispatch.ortools_policy import _clusters
+
+    west = [order(f"w{i}", 0, store="s1") for i in range(30)]
+    east = [order(f"e{i}", 0, (6400, 3200), store="s2") for i in range(30)]
+    couriers = [courier("cw", 0, 100), courier("ce", 6400, 100)]
+    shard = world(couriers, west + east)
+    groups = _clusters(west + east, couriers, 0.0, shard, max_orders=40)
+    assert len(groups) == 2
+    by_courier = {c.id: {o.store_id for o in orders} for orders, cs in groups for c in cs}
+    assert by_courier == {"cw": {"s1"}, "ce": {"s2"}}
+    assert sorted(o.id for orders, _ in groups for o in orders) == sorted(o.id for o in west + east)
+    assert _clusters(west, couriers, 0.0, shard, max_orders=40) == [(west, couriers)]
