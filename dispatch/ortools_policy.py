@@ -48,6 +48,7 @@ class OrtoolsPolicy(BasePolicy):
         candidates: int = 8,
         window_buffer: float = 15.0,
         delay_weight: int = 3,
+        urgency_minutes: float | None = 10.0,
         travel_weight: int = 1,
         solutions: int | None = None,
         cross_store_trips: bool = True,
@@ -63,6 +64,7 @@ class OrtoolsPolicy(BasePolicy):
         self.candidates = candidates
         self.window_buffer = window_buffer
         self.delay_weight = delay_weight
+        self.urgency_minutes = urgency_minutes
         self.travel_weight = travel_weight
         self.solutions = solutions
         self.cross_store_trips = cross_store_trips
@@ -90,7 +92,7 @@ class OrtoolsPolicy(BasePolicy):
             snapshot = SolverSnapshot(
                 group_orders, starts, lambda s: view.store(s).location, view.travel, view.rules,
                 Weights(travel=self.travel_weight, lateness=self.delay_weight, unassigned=10**9),
-                self.target, self.candidates, now,
+                self.target, self.candidates, now, self.urgency,
             )
             if self.solutions is not None:  # deterministic (tests)
                 budget = Budget(seconds=None, solutions=self.solutions)
@@ -101,6 +103,14 @@ class OrtoolsPolicy(BasePolicy):
             decisions += _commitments(snapshot, plan, now, self.cycle, {c.id: c.free_at for c in group_couriers}, self.cross_store_trips)
         self._last_routes = routes
         return decisions
+
+    def urgency(self, order: "Order") -> int | None:
+        """Orders whose food has waited weigh more: the delay weight grows by one for every
+        ``urgency_minutes`` since the food was ready, so nobody starves behind newer orders."""
+        if self.urgency_minutes is None or self._last_tick is None or order.ready_at >= self._last_tick:
+            return None
+        waited = self._last_tick - order.ready_at
+        return int(round(self.delay_weight * (1 + waited / self.urgency_minutes)))
 
     def target(self, order: "Order", direct: float) -> float:
         """Asap: as soon as a courier already waiting at the store would make it. Booked: the promise."""

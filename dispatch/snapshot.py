@@ -57,6 +57,7 @@ class SolverSnapshot:
         target: Target,
         candidates: int | None = None,
         at: float = 0.0,
+        urgency: Callable[[Order], int | None] | None = None,
     ) -> None:
         self.orders = {o.id: o for o in orders}
         self.couriers = {c.id: c for c in couriers}
@@ -84,7 +85,10 @@ class SolverSnapshot:
             pickup = Stop(s_idx, units(o.ready_at - half_p), FAR, units(rules.pickup_service))
             dropoff = Stop(d_idx, units(o.window.earliest - half_d), units(o.window.latest - half_d) if hard else FAR,
                            units(rules.dropoff_service))
-            requests.append(Request(o.id, pickup, dropoff, promise=units(target(o, self.minutes[s_idx, d_idx]) - half_d), size=o.size))
+            requests.append(Request(
+                o.id, pickup, dropoff, promise=units(target(o, self.minutes[s_idx, d_idx]) - half_d), size=o.size,
+                lateness_weight=urgency(o) if urgency is not None else None,
+            ))
             if candidates is not None:  # the couriers who reach the store first, among those who can still pick up
                 reach = starts + self.minutes[:n_c, s_idx]
                 able = np.maximum(reach + half_p, o.ready_at) <= deadlines

@@ -1,9 +1,9 @@
 """Everything ``solve`` does before OR-Tools: checks, committed prefixes, who could serve what.
 
 Pure numpy and plain Python. The result, a ``Prepared``, tells the model builder which requests
-it routes (optional pairs and mandatory on-board drop-offs), on which candidate vehicles, from
-where and when each vehicle starts once its committed stops are done, and which requests are
-left out up front with their ``Reason``.
+it routes (optional pairs, and on-board drop-offs pinned to their vehicle), on which candidate
+vehicles, from where and when each vehicle starts once its committed stops are done, and which
+requests are left out up front with their ``Reason``.
 
 Assumption shared by the pruning and by ``Reason.UNREACHABLE``: the matrix obeys the triangle
 inequality (a detour through other stops never arrives earlier than going straight), so a
@@ -39,7 +39,7 @@ class Prepared:
     # requests
     optional: list[int]  # request indices routed as optional pickup-and-delivery pairs
     candidates: dict[int, np.ndarray]  # optional request -> vehicle indices that may serve it
-    mandatory: list[tuple[int, int]]  # (request index, vehicle index): on board, drop-off only
+    onboard: list[tuple[int, int]]  # (request index, vehicle index): on board, drop-off only, pinned
     served_in_prefix: dict[int, int]  # request index -> drop-off start in a committed prefix
     unassigned: dict[int, Unassigned] = field(default_factory=dict)  # left out before solving
 
@@ -172,7 +172,7 @@ def prepare(problem: Problem) -> Prepared:
     prepared = Prepared(
         matrix=m, start_loc=start_loc, start_time=start_time, load=load, capacity=capacity, deadline=deadline,
         end_loc=end_loc, end_time=end_time, fixed_cost=fixed_cost, prefix=prefix, prefix_travel=prefix_travel,
-        optional=[], candidates={}, mandatory=[], served_in_prefix=served_in_prefix,
+        optional=[], candidates={}, onboard=[], served_in_prefix=served_in_prefix,
     )
     _classify_onboard(problem, prepared, onboard_after)
     optional = [i for i, r in enumerate(requests) if i not in onboard_after and i not in served_in_prefix and i not in picked_in_prefix]
@@ -188,7 +188,7 @@ def _finish_ok(p: Prepared, drop_loc: np.ndarray, finish: np.ndarray, vehicles: 
 
 
 def _classify_onboard(problem: Problem, p: Prepared, onboard_after: dict[int, int]) -> None:
-    """On-board requests are mandatory on their vehicle, unless even going straight there fails."""
+    """On-board requests go to their vehicle only, unless even going straight there fails."""
     for i, k in sorted(onboard_after.items()):
         r = problem.requests[i]
         d = r.dropoff
@@ -196,7 +196,7 @@ def _classify_onboard(problem: Problem, p: Prepared, onboard_after: dict[int, in
         start = max(arrival, d.earliest)
         ok = start <= d.latest and bool(_finish_ok(p, np.array([d.location]), np.array([start + d.service]), np.array([k]))[0])
         if ok:
-            p.mandatory.append((i, k))
+            p.onboard.append((i, k))
         else:
             vid = problem.vehicles[k].id
             why = (

@@ -116,7 +116,7 @@ def detect_format(text: str) -> str:
     if any(tokens[0].upper() == "VEHICLE" for tokens in lines[:10]):
         return SOLOMON
     first = lines[0]
-    if len(first) == 3 and all(re.fullmatch(r"[-+0-9.eE]+", t) for t in first):
+    if all(re.fullmatch(r"[-+0-9.eE]+", t) for t in first):  # the 'K Q S' line (its parser checks the count)
         return LILIM
     raise ValueError("neither a Li & Lim file (first line 'K Q S') nor a Solomon file (a 'VEHICLE' section)")
 

@@ -15,13 +15,19 @@ greedy descent from a warm start (0.1-0.5 s on 100 stops):
    ones, by stop distance) and lets the greedy descent put them back; a step is kept when it
    leaves out no more requests than before. A step that serves everything is the new best and
    the next round aims at k-2.
-3. **distance**: the same ruin-and-recreate on the best plan with its k vehicles, keeping a step
-   only when it is better (fewer vehicles, then less travel).
+3. **distance**: the same ruin-and-recreate on a current plan with one spare vehicle (it unblocks
+   the search, as the DESIGN notes found for GLS), the current plan replaced when its travel is
+   lower; the best changes only for a plan on at most as many vehicles (then less travel), and
+   the current plan goes back to the best after ``distance_patience`` steps without a new best.
 
-``minimise`` runs a portfolio: one ``Strategy`` per worker process (two cores: two strategies
-with different constructions and seeds), and keeps the best result (fewer unassigned, then fewer
-vehicles, then less travel). The variants it solves have *identical* vehicles, as the benchmarks
-do.
+When the first construction is slow (a Solomon VRPTW as PDPTW has twice the nodes: one step
+takes 1-2 s), a strategy with ``gls_share`` runs one guided local search with a fixed vehicle cost
+instead of most of the steps: measured better there, worse on Li & Lim.
+
+``minimise`` runs a portfolio: one ``Strategy`` per worker process (two cores: a ruin-and-recreate
+strategy and one that switches to GLS when steps are slow, with different constructions and
+seeds), and keeps the best result (fewer unassigned, then fewer vehicles, then less travel). The
+variants it solves have *identical* vehicles, as the benchmarks do.
 """
 from __future__ import annotations
 
@@ -52,19 +58,29 @@ class Strategy:
     name: str = "default"
     seed: int = 0
     constructions: tuple[str, ...] = ("LOCAL_CHEAPEST_INSERTION", "PARALLEL_CHEAPEST_INSERTION")
+    gls_when_slower: float = 0.12  # when the first construction took more than this share of the budget,
+    gls_share: float = 0.0  # ... one guided local search for this share of the time left
+    gls_vehicle_cost: int = 10  # ... with a fixed cost per used vehicle of this many longest arcs
+    gls_first: str = "PARALLEL_CHEAPEST_INSERTION"
     construct_seconds: float = 2.0  # cap per construction (its greedy descent usually ends well before)
     eliminate_share: float = 0.6  # elimination stops at this share of the budget (or when it cannot go on)
     eliminate_patience: int = 10  # ... or after this many steps without leaving out fewer requests
+    absences: bool = False  # elimination: accept by absences (SISR) rather than by the count left out
     ruin_min: int = 6  # requests removed per ruin-and-recreate step: uniform in [ruin_min, ruin_max]
     ruin_max: int = 14
     step_seconds: float = 1.0  # cap per step (a greedy descent from a warm start)
     step_metaheuristic: str = "GREEDY_DESCENT"
+    spare_vehicles: int = 1  # distance phase: vehicles beyond the best plan's
+    distance_patience: int = 12  # distance phase: back to the best after this many steps without a new best
+    sub_routes: int = 2  # distance phase: routes per sub-problem step (0: whole-plan steps only)
+    sub_share: float = 0.5  # ... share of the distance steps that are sub-problem steps
+    eliminate_sub_share: float = 0.0  # ... and of the elimination steps (measured: no help on lr109, lrc101)
     extra: tuple[tuple[str, object], ...] = ()  # extra SolverOptions fields, when the solver has them
 
 
 PORTFOLIO: tuple[Strategy, ...] = (
     Strategy(name="lci", seed=1, constructions=("LOCAL_CHEAPEST_INSERTION", "PARALLEL_CHEAPEST_INSERTION")),
-    Strategy(name="pci", seed=2, constructions=("PARALLEL_CHEAPEST_INSERTION", "SAVINGS")),
+    Strategy(name="gls", seed=2, constructions=("PARALLEL_CHEAPEST_INSERTION", "SAVINGS"), gls_share=0.9),
 )
 
 
@@ -187,9 +203,11 @@ class _Search:
         self.deadline = self.t0 + seconds
         self.seconds = seconds
         self.max_vehicles = len(problem.vehicles)
-        biggest = max((max(row) for row in problem.matrix), default=1) or 1
-        self.penalty = max(problem.weights.unassigned, 100 * biggest)
+        self.biggest = max((max(row) for row in problem.matrix), default=1) or 1
+        self.penalty = max(problem.weights.unassigned, 100 * self.biggest)
         self.request_ids = [r.id for r in problem.requests]
+        self.index = {rid: i for i, rid in enumerate(self.request_ids)}
+        self.composed = False  # the best plan was spliced from sub-steps (its times are stale)
         self.rel = relatedness(problem)
         self.best: Plan | None = None  # on a variant's vehicle ids
         self.best_key: tuple[int, int, int] | None = None
@@ -241,11 +259,27 @@ class _Search:
         return {self.request_ids[j] for j in near} | {seed}
 
     # -- phases
+    def guided(self) -> None:
+        """One long guided local search with a fixed vehicle cost, warm-started from the best plan,
+        when the first construction was slow (``gls_when_slower``): then ruin-and-recreate steps
+        are too (Solomon as PDPTW has twice the nodes: a step takes 1-2 s, a GLS does better)."""
+        s = self.strategy
+        if s.gls_share <= 0 or self.best is None or self.history[0].seconds < s.gls_when_slower * self.seconds:
+            return
+        full = variant(self.problem, self.max_vehicles, self.penalty)
+        cost = s.gls_vehicle_cost * self.biggest
+        full = dataclasses.replace(full, vehicles=tuple(dataclasses.replace(v, fixed_cost=cost) for v in full.vehicles))
+        # from scratch: measured better than from the construction's plan (r101 19 vs 20, rc105 15 vs 16)
+        plan = self.run_solve(full, s.gls_share * self.left(), self.options("GUIDED_LOCAL_SEARCH", s.gls_first))
+        if plan is not None:
+            self.offer(plan, "gls")
+
     def construct(self) -> None:
         s = self.strategy
         full = variant(self.problem, self.max_vehicles, self.penalty)
-        for first in s.constructions:
-            if self.best is not None and self.elapsed() > 0.3 * self.seconds:
+        for n, first in enumerate(s.constructions):
+            if self.best is not None and (self.elapsed() > 0.3 * self.seconds
+                                          or (s.gls_share > 0 and n and self.elapsed() > s.gls_when_slower * self.seconds)):
                 break
             plan = self.run_solve(full, s.construct_seconds, self.options("GREEDY_DESCENT", first))
             if plan is not None:
@@ -270,7 +304,30 @@ class _Search:
         out = [rid for rid in self.request_ids if rid not in served]
         opts = self.options(s.step_metaheuristic)
         fewest, stale = len(out), 0
+        absences: dict[str, int] = {}
         while time.perf_counter() < stop_at and stale < s.eliminate_patience:
+            if s.sub_routes and self.rng.random() < s.eliminate_sub_share:
+                u = self.rng.choice(out)
+                got = self._sub_solve(current, self.index[u], [self.index[u]], opts)
+                if got is None:
+                    stale += 1
+                    continue
+                chosen, new, left_out = got
+                dropped = [rid for rid in out if rid != u] + left_out
+                if len(dropped) <= len(out):
+                    keep = set(chosen)
+                    current = [r for n, r in enumerate(current) if n not in keep] + new
+                    out = dropped
+                if not out:
+                    plan = dataclasses.replace(self.best, routes=tuple(current), unassigned=())
+                    if self.offer(plan, f"eliminate:{target}:sub"):
+                        self.composed = True
+                    return True
+                if len(out) < fewest:
+                    fewest, stale = len(out), 0
+                else:
+                    stale += 1
+                continue
             removed = self.ruin(current, out)
             plan = self.run_solve(reduced, min(s.step_seconds, stop_at - time.perf_counter()), opts,
                                   initial=_initial(current, ids, removed))
@@ -278,9 +335,16 @@ class _Search:
                 return False
             dropped = [u.request_id for u in plan.unassigned]
             if not dropped:
-                self.offer(plan, f"eliminate:{target}")
+                if self.offer(plan, f"eliminate:{target}"):
+                    self.composed = False
                 return True
-            if len(dropped) <= len(out):
+            for rid in out:
+                absences[rid] = absences.get(rid, 0) + 1
+            if s.absences:  # SISR's fleet minimisation: fewer absences summed over the left-out requests
+                accept = sum(absences.get(r, 0) for r in dropped) < sum(absences.get(r, 0) for r in out)
+            else:
+                accept = len(dropped) <= len(out)
+            if accept:
                 current = [r for r in plan.routes if r.visits]
                 out = dropped
             if len(dropped) < fewest:
@@ -290,26 +354,121 @@ class _Search:
         return False
 
     def distance(self) -> None:
+        """Ruin-and-recreate on a current plan with ``spare_vehicles`` more vehicles than the best
+        (a spare one unblocks the search, DESIGN field notes), kept when its travel is lower; the
+        best plan only changes for one on at most as many vehicles. With ``sub_routes``, a share
+        ``sub_share`` of the steps solve only the routes nearest the ruin (a few routes: a step
+        takes milliseconds instead of 0.2-1 s) and splice the result back."""
         s = self.strategy
         if self.best is None:
             return
         opts = self.options(s.step_metaheuristic)
+        k = None
+        current: list[Route] = []
+        travel = 0
+        stale = 0
         while self.left() > 0.05:
-            k = self.best_key[1]
-            full = variant(self.problem, k, self.penalty)
-            ids = [v.id for v in full.vehicles]
-            current = [r for r in self.best.routes if r.visits]
+            if k != self.best_key[1] or stale >= s.distance_patience:  # (re)start from the best
+                k, stale = self.best_key[1], 0
+                spare = variant(self.problem, k + s.spare_vehicles, self.penalty)
+                ids = [v.id for v in spare.vehicles]
+                current = [r for r in self.best.routes if r.visits]
+                travel = self.best_key[2]
+            if s.sub_routes and self.rng.random() < s.sub_share:
+                better = self._sub_step(current, opts)
+                if better is None:
+                    stale += 1 if s.sub_share < 1 else 0
+                    continue
+                current = better
+                plan = dataclasses.replace(self.best, routes=tuple(current), unassigned=())
+                travel = score(self.problem, plan)[2]
+                if self.offer(plan, "distance:sub"):
+                    stale, self.composed = 0, True
+                continue
             removed = self.ruin(current)
-            plan = self.run_solve(full, s.step_seconds, opts, initial=_initial(current, ids, removed))
+            plan = self.run_solve(spare, s.step_seconds, opts, initial=_initial(current, ids, removed))
             if plan is None:
                 return
-            if not plan.unassigned:
-                self.offer(plan, "distance")
+            if plan.unassigned:
+                continue
+            key = score(self.problem, plan)
+            if key[2] < travel:
+                current, travel = [r for r in plan.routes if r.visits], key[2]
+            if self.offer(plan, "distance"):
+                stale, self.composed = 0, False
+            else:
+                stale += 1
+
+    def _sub_step(self, current: list[Route], opts: SolverOptions) -> list[Route] | None:
+        """Ruin-and-recreate on the ``sub_routes`` routes nearest a random request, alone; the
+        current routes with those replaced when their travel went down, else None."""
+        t = _template(self.problem)
+        got = self._sub_solve(current, self.rng.randrange(len(self.request_ids)), [], opts)
+        if got is None:
+            return None
+        chosen, new, left_out = got
+        if left_out:
+            return None
+        before = sum(route_travel(self.problem, t, current[n]) for n in chosen)
+        if sum(route_travel(self.problem, t, r) for r in new) >= before:
+            return None
+        keep = set(chosen)
+        return [r for n, r in enumerate(current) if n not in keep] + new
+
+    def _sub_solve(self, current: list[Route], seed: int, extra: list[int],
+                   opts: SolverOptions) -> tuple[list[int], list[Route], list[str]] | None:
+        """Solve the ``sub_routes`` routes nearest request ``seed`` (an index), with the ``extra``
+        requests (left out so far) added, after ruining the requests nearest the seed: returns
+        (the chosen routes' indices, their new routes, the requests the sub-problem left out)."""
+        s = self.strategy
+        t = _template(self.problem)
+        rel = self.rel[seed]
+        members = [[self.index[v.request_id] for v in r.visits if v.kind == StopKind.DROPOFF] for r in current]
+        near = sorted(range(len(current)), key=lambda n: min((rel[j] for j in members[n]), default=0))
+        chosen = near[: s.sub_routes]
+        inside = [j for n in chosen for j in members[n]]
+        requests = inside + [j for j in extra if j not in inside]
+        if len(requests) < 2:
+            return None
+        size = min(self.rng.randint(s.ruin_min, s.ruin_max), max(1, len(inside) // 2))
+        removed = {self.request_ids[j] for j in sorted(inside, key=lambda j: rel[j])[:size]}
+        sub = dataclasses.replace(
+            self.problem,
+            requests=tuple(self.problem.requests[j] for j in requests),
+            vehicles=tuple(dataclasses.replace(t, id=f"s{n}", fixed_cost=0) for n in range(len(chosen))),
+            weights=Weights(travel=self.problem.weights.travel, unassigned=self.penalty),
+            allowed=(),
+        )
+        ids = [v.id for v in sub.vehicles]
+        plan = self.run_solve(sub, s.step_seconds, opts, initial=_initial([current[n] for n in chosen], ids, removed))
+        if plan is None:
+            return None
+        return chosen, [r for r in plan.routes if r.visits], [u.request_id for u in plan.unassigned]
+
+    def finalize(self) -> None:
+        """A best plan spliced from sub-steps has stale times: solve it once more, warm-started,
+        for one solution, so that its visits, ETAs and objective are the solver's own."""
+        if not self.composed or self.best is None:
+            return
+        k = self.best_key[1]
+        full = variant(self.problem, k, self.penalty)
+        routes = [r for r in self.best.routes if r.visits]
+        budget = Budget(seconds=max(0.2, min(1.0, self.left() + 0.2)), solutions=1)
+        try:
+            plan = self.solve(full, budget, initial=_initial(routes, [v.id for v in full.vehicles]),
+                              options=self.options("GREEDY_DESCENT"))
+        except Exception:  # noqa: BLE001 - keep the spliced plan (its routes are right, its times stale)
+            log.exception("finalize failed in strategy %s", self.strategy.name)
+            return
+        if plan is not None and score(self.problem, plan) <= self.best_key:
+            self.best, self.best_key = plan, score(self.problem, plan)
 
     def run(self) -> FleetResult:
         self.construct()
+        self.guided()
         self.eliminate()
         self.distance()
+        self.finalize()
         return self.result()
 
     def result(self) -> FleetResult:
@@ -354,7 +513,9 @@ def minimise(problem: Problem, seconds: float, strategies: tuple[Strategy, ...] 
             results.append(run_strategy(problem, max(share, 0.05), s, solver))
     else:
         deadline = time.monotonic() + seconds - 0.15  # the results' way back
-        ctx = multiprocessing.get_context("forkserver")
+        # fork: fast (no re-import, no __main__ guard needed); the workers only call ``solve``
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
             results = list(pool.map(_worker, [(problem, deadline, s, solver) for s in strategies[:n]]))
     return min(results, key=lambda r: (r.plan is None, r.key))

@@ -38,6 +38,10 @@ class Request:
     dropoff: Stop
     promise: int | None = None
     size: int = 1
+    lateness_weight: int | None = None  # per unit after the promise; None: ``Weights.lateness``
+
+    def late_cost(self, weights: "Weights") -> int:
+        return weights.lateness if self.lateness_weight is None else self.lateness_weight
 
 
 class StopKind(StrEnum):

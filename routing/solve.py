@@ -2,8 +2,8 @@
 
 A pure function: an immutable ``Problem`` in, a ``Plan`` out, nothing kept between calls.
 
-The model (node-level matrices built with numpy and registered with ``RegisterTransitMatrix``;
-no Python callback is called during the search):
+The model (node arrays built with numpy; see ``_build`` for why the time transit is a Python
+callback in 9.15.6755 while the arc cost is a registered matrix):
 
 - nodes: per vehicle a start node (where it is free once its committed stops are done) and an
   end node (its ``end``, or a dummy at zero travel from everything for an open route); per routed
@@ -15,12 +15,16 @@ no Python callback is called during the search):
   service start, start cumul fixed to the vehicle's free time, ``end_time`` on the end cumul;
 - "load" dimension: +size at pickups, -size at drop-offs, per-vehicle capacity, start cumul = the
   load on board after the committed stops;
-- pairs: ``AddPickupAndDelivery`` + same vehicle + pickup time <= drop-off time. Optional pairs
-  carry one singleton disjunction per node, penalty split in two halves (the pattern of OR-Tools'
-  own PDPTW example; the pair operators rely on it); on-board drop-offs have no disjunction
-  (mandatory) and are pinned with ``VehicleVar(d).SetValues([v])``; candidates with
-  ``VehicleVar(i).SetValues([-1, *allowed])`` (``SetAllowedVehiclesForIndex`` raises a TypeError
-  in 9.15.6755);
+- pairs: ``AddPickupAndDelivery`` + same vehicle + pickup time <= drop-off time. Each pair is
+  optional: one singleton disjunction per node, the penalty split in two halves (the pattern of
+  OR-Tools' own PDPTW example; pair operators such as MakePairActive/PairRelocate work on it);
+  candidates with ``VehicleVar(i).SetValues([-1, *allowed])`` on both nodes
+  (``SetAllowedVehiclesForIndex`` raises a TypeError in 9.15.6755);
+- on-board drop-offs: pinned with ``VehicleVar(d).SetValues([-1, v])`` and a disjunction whose
+  penalty (``onboard_penalty``) exceeds leaving every other request out, so the solver drops one
+  only when it cannot be served at all. Not mandatory nodes: the insertion heuristics fail on
+  pinned mandatory nodes (DESIGN field notes), and two on-board orders that cannot both meet their
+  windows would make the whole region infeasible (seen on random instances);
 - pickup deadlines, exactly and visible to the local-search filters: when some candidate's
   deadline can bind, every pickup's time cumul is shifted up by a constant OFFSET (added on arcs
   into a pickup, removed on arcs out of it) and the time dimension's per-vehicle capacity is
@@ -35,7 +39,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -57,9 +61,10 @@ from routing.problem import (
 
 log = logging.getLogger(__name__)
 
-FALLBACK_FIRST_SOLUTION = "LOCAL_CHEAPEST_INSERTION"  # works with pinned mandatory drop-offs (DESIGN field notes)
+FALLBACK_FIRST_SOLUTION = "LOCAL_CHEAPEST_INSERTION"  # when the chosen strategy finds nothing (DESIGN field notes)
 SAFETY_SECONDS = 300.0  # a time limit even when the budget has only a solution limit (DESIGN: always set one)
-_RESERVE = 0.03  # share of the budget kept for reading the solution back
+_RESERVE = 0.02  # share of the budget kept back from the search
+_TEARDOWN_SHARE = 0.5  # reading the plan and freeing the model take about half the build time (measured)
 
 
 @dataclass
@@ -69,7 +74,6 @@ class _Model:
     V: int
     loc: np.ndarray  # (N,) matrix index per node, -1 for an open route's dummy end
     service: np.ndarray  # (N,)
-    earliest: np.ndarray  # (N,)
     is_pickup: np.ndarray  # (N,) bool
     request: np.ndarray  # (N,) request index, -1 for starts and ends
     offset: int  # added to pickup cumuls (0 when no deadline can bind)
@@ -102,41 +106,50 @@ def solve(
     if meta_name not in routing_enums_pb2.LocalSearchMetaheuristic.Value.keys():
         raise ValueError(f"unknown metaheuristic {options.metaheuristic!r}")
     seconds = budget.seconds if budget.seconds is not None else SAFETY_SECONDS
-    deadline = t0 + seconds * (1.0 - _RESERVE)
 
     prep = prepare(problem)
-    if not prep.optional and not prep.mandatory:
+    if not prep.optional and not prep.onboard:
         build = time.perf_counter() - t0
         stats = SolverStats("TRIVIAL", time.perf_counter() - t0, first_name, meta_name, 0, False, build, None)
         return _plan_without_model(problem, prep, stats, failed=False)
 
+    if first_name == "AUTOMATIC":
+        # OR-Tools would pick PARALLEL_CHEAPEST_INSERTION for pickup-and-delivery. Measured here:
+        # with on-board drop-offs pinned to their vehicle it leaves many out of its first solution
+        # (12 of 20 at 150 vehicles / 400 requests, only 2 of them truly infeasible; GLS had not
+        # put them back after 1 s), and it is 2.5-3.5x slower to a first solution (0.45 s vs
+        # 0.17 s at 150/400, 1.7 s vs 0.49 s at 300/700); after 1 s of GLS neither wins more
+        # often (12 to 12 on 24 random instances).
+        first_name = "LOCAL_CHEAPEST_INSERTION"
     model = _build(problem, prep)
     routing = model.routing
     found: list[float] = []
     routing.AddAtSolutionCallback(lambda: found.append(time.perf_counter()))
-    params = _search_parameters(first_name, meta_name, budget, options, deadline - time.perf_counter())
-    routing.CloseModelWithParameters(params)
+    routing.CloseModelWithParameters(_search_parameters(first_name, meta_name, budget, options, seconds))
     build = time.perf_counter() - t0
+    # Keep back time for reading the plan and for freeing the model (both grow with its size, as
+    # building does): the search stops at the deadline, the call returns within the budget.
+    deadline = t0 + seconds * (1.0 - _RESERVE) - _TEARDOWN_SHARE * build
 
     solution = None
     warm = False
     if initial:
-        routes = _initial_routes(problem, prep, model, initial)
-        start = routing.ReadAssignmentFromRoutes(routes, True)
+        start = routing.ReadAssignmentFromRoutes(_initial_routes(problem, prep, model, initial), True)
         if start is not None:
-            warm = True
             params = _search_parameters(first_name, meta_name, budget, options, deadline - time.perf_counter())
             solution = routing.SolveFromAssignmentWithParameters(start, params)
+            warm = solution is not None
         else:
             log.info("warm start rejected (infeasible initial routes): solving from scratch")
     used_first = first_name
     if solution is None:
-        solution = routing.SolveWithParameters(params)
-    if solution is None and not warm and first_name != FALLBACK_FIRST_SOLUTION and deadline - time.perf_counter() > 0.005:
+        params = _search_parameters(first_name, meta_name, budget, options, deadline - time.perf_counter())
+        solution = _from_scratch(routing, params, found)
+    if solution is None and first_name != FALLBACK_FIRST_SOLUTION and deadline - time.perf_counter() > 0.005:
         log.info("%s found no first solution (status %s); retrying with %s", first_name, _status(routing), FALLBACK_FIRST_SOLUTION)
         used_first = FALLBACK_FIRST_SOLUTION
         params = _search_parameters(used_first, meta_name, budget, options, deadline - time.perf_counter())
-        solution = routing.SolveWithParameters(params)
+        solution = _from_scratch(routing, params, found)
     stats = SolverStats(
         status=_status(routing),
         wall_seconds=0.0,
@@ -148,22 +161,48 @@ def solve(
         first_solution_seconds=(found[0] - t0) if found else None,
     )
     if solution is None:
-        return _plan_without_model(problem, prep, stats, failed=True, t0=t0)
-    return _read_plan(problem, prep, model, solution, stats, t0)
+        plan = _plan_without_model(problem, prep, stats, failed=True)
+    else:
+        plan = _read_plan(problem, prep, model, solution, stats)
+    del solution, routing, model  # free the model (its matrices) inside the measured time
+    return replace(plan, stats=replace(plan.stats, wall_seconds=time.perf_counter() - t0))
+
+
+def _from_scratch(
+    routing: pywrapcp.RoutingModel, params: pywrapcp.RoutingSearchParameters, found: list[float]
+) -> pywrapcp.Assignment | None:
+    """Solve without a start; None when the search found nothing. When every node is optional,
+    OR-Tools returns its precomputed all-unperformed assignment on a time-out: not a solution."""
+    before = len(found)
+    solution = routing.SolveWithParameters(params)
+    return solution if len(found) > before else None
+
+
+def onboard_penalty(problem: Problem) -> int:
+    """Cost of leaving an on-board request out: more than leaving every other request out."""
+    return max(1, problem.weights.unassigned) * (len(problem.requests) + 1) * 100
 
 
 # ------------------------------------------------------------------------------------ model
+def _python_rows(problem: Problem, prep: Prepared) -> tuple[tuple[int, ...], ...] | list[list[int]]:
+    """The matrix as rows of Python ints for the time callback: the problem's own tuples when they
+    are that already (no copy), else converted once."""
+    mat = problem.matrix
+    if isinstance(mat, tuple) and mat and type(mat[0]) is tuple and mat[0] and type(mat[0][0]) is int:
+        return mat
+    return prep.matrix.tolist()
+
+
 def _build(problem: Problem, prep: Prepared) -> _Model:
     reqs = problem.requests
     V = len(problem.vehicles)
-    # node layout: starts [0, V), ends [V, 2V), then request nodes
-    loc = [*prep.start_loc.tolist(), *prep.end_loc.tolist()]
-    service = [0] * (2 * V)
-    earliest = [*prep.start_time.tolist(), *([0] * V)]
-    latest: list[int] = [*prep.start_time.tolist(), *([INF] * V)]
-    demand = [0] * (2 * V)
-    is_pickup = [False] * (2 * V)
-    request = [-1] * (2 * V)
+    # Node layout: starts [0, V), request nodes, ends [N - V, N). With the ends last, in vehicle
+    # order, a node's routing index is the node itself (checked below): one matrix serves both.
+    loc = prep.start_loc.tolist()
+    service = [0] * V
+    demand = [0] * V
+    is_pickup = [False] * V
+    request = [-1] * V
     key_to_node: dict[tuple[int, StopKind], int] = {}
     pair_of: dict[int, tuple[int, int]] = {}
     promise_nodes: list[tuple[int, int]] = []
@@ -175,8 +214,6 @@ def _build(problem: Problem, prep: Prepared) -> _Model:
         node = len(loc)
         loc.append(stop.location)
         service.append(stop.service)
-        earliest.append(max(0, stop.earliest))
-        latest.append(stop.latest)
         demand.append(r.size if kind == StopKind.PICKUP else -r.size)
         is_pickup.append(kind == StopKind.PICKUP)
         request.append(i)
@@ -187,56 +224,70 @@ def _build(problem: Problem, prep: Prepared) -> _Model:
 
     for i in prep.optional:
         pair_of[i] = (add(i, StopKind.PICKUP), add(i, StopKind.DROPOFF))
-    mandatory_nodes = [(add(i, StopKind.DROPOFF), k) for i, k in prep.mandatory]
+    onboard_nodes = [(add(i, StopKind.DROPOFF), k) for i, k in prep.onboard]
+    loc += prep.end_loc.tolist()
+    N = len(loc)
+    service += [0] * V
+    demand += [0] * V
+    is_pickup += [False] * V
+    request += [-1] * V
 
     loc_a = np.array(loc, dtype=np.int64)
     service_a = np.array(service, dtype=np.int64)
-    earliest_a = np.array(earliest, dtype=np.int64)
     pick_a = np.array(is_pickup, dtype=bool)
-    N = len(loc)
     m = prep.matrix
     open_end = loc_a < 0
     idx = np.where(open_end, 0, loc_a)
     travel = m[np.ix_(idx, idx)]
-    travel[open_end, :] = 0
-    travel[:, open_end] = 0
+    if open_end.any():  # a dummy end: zero travel from everything
+        travel[open_end, :] = 0
+        travel[:, open_end] = 0
 
     # horizon: no earliest schedule can go past it (waits end by the largest earliest, then at
     # most N legs); later bounds never bind and are clamped to it
+    earliest_max = max((max(0, s.earliest) for i in prep.optional for s in (reqs[i].pickup, reqs[i].dropoff) if s is not None), default=0)
+    earliest_max = max(earliest_max, max((reqs[i].dropoff.earliest for i, _ in prep.onboard), default=0))
     max_leg = int(m.max()) if m.size else 0
-    horizon = int(max(earliest_a.max(), prep.start_time.max())) + N * (max_leg + int(service_a.max())) + 1
+    horizon = max(earliest_max, int(prep.start_time.max())) + N * (max_leg + int(service_a.max())) + 1
     deadline = np.clip(prep.deadline, -1, horizon)
     binding = any(
-        bool((prep.deadline[prep.candidates[i]] < min(reqs[i].pickup.latest, horizon)).any())  # type: ignore[union-attr]
+        int(prep.deadline[prep.candidates[i]].min()) < min(reqs[i].pickup.latest, horizon)  # type: ignore[union-attr]
         for i in prep.optional
     )
     offset = horizon + 1 if binding else 0
 
-    manager = pywrapcp.RoutingIndexManager(N, V, list(range(V)), list(range(V, 2 * V)))
+    ends = list(range(N - V, N))
+    manager = pywrapcp.RoutingIndexManager(N, V, list(range(V)), ends)
     routing = pywrapcp.RoutingModel(manager)
     solver = routing.solver()
+    if any(manager.NodeToIndex(n) != n for n in range(N - V)) or any(routing.End(k) != ends[k] for k in range(V)):
+        raise AssertionError("OR-Tools index layout changed: routing index != node")  # pragma: no cover
 
     w = problem.weights
-    cost_cb = routing.RegisterTransitMatrix((travel * w.travel).tolist())
+    cost_cb = routing.RegisterTransitMatrix((travel if w.travel == 1 else travel * w.travel).tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(cost_cb)
     for k in range(V):
         if prep.fixed_cost[k]:
             routing.SetFixedCostOfVehicle(int(prep.fixed_cost[k]), k)
 
-    transit = travel + service_a[:, None]
-    if offset:
-        shift = pick_a.astype(np.int64) * offset
-        transit = transit + shift[None, :] - shift[:, None]
-    # A Python callback, not RegisterTransitMatrix: in 9.15.6755 the dimension filter copies the
-    # dimension's std::function on every path it checks (FillDimensionValuesFromRoutingDimension
-    # takes an AnyInvocable by value), and a matrix callback carries the whole N x N matrix: that
-    # copy was ~60 % of the first solution's time at 1,100 nodes. Copying a Python callback is
-    # cheap; it reads a list of lists laid out by routing index (no IndexToNode per call).
-    order = np.array([manager.IndexToNode(x) for x in range(manager.GetNumberOfIndices())], dtype=np.int64)
-    rows = transit[np.ix_(order, order)].tolist()
+    # Time transit(i, j) = service(i) + travel(i, j), plus the pickup shift: a Python callback, not
+    # RegisterTransitMatrix. In 9.15.6755 the dimension filter copies the dimension's std::function
+    # on every path it checks (FillDimensionValuesFromRoutingDimension takes an AnyInvocable by
+    # value), and a matrix callback carries the whole N x N matrix: that copy was ~60 % of the first
+    # solution's time at 1,100 nodes. A Python callback is cheap to copy; it reads the problem's
+    # own rows (no N x N list to build) by routing index (= node here).
+    shift = pick_a.astype(np.int64) * offset
+    add = (service_a - shift).tolist()  # service(i) - shift(i): leaving a pickup undoes its shift
+    sh = shift.tolist()
+    rows_of = _python_rows(problem, prep)
+    row = [rows_of[x] if x >= 0 else () for x in loc]
+    col = loc  # -1: an open route's dummy end, reached at no travel
 
-    def time_transit(i: int, j: int, rows: list[list[int]] = rows) -> int:
-        return rows[i][j]
+    def time_transit(i: int, j: int) -> int:
+        c = col[j]
+        if c < 0:
+            return add[i]
+        return row[i][c] + add[i] + sh[j]
 
     time_cb = routing.RegisterTransitCallback(time_transit)
     time_caps = (offset + deadline).tolist() if offset else [horizon] * V
@@ -245,7 +296,8 @@ def _build(problem: Problem, prep: Prepared) -> _Model:
 
     capacity = np.maximum(prep.capacity, prep.load)  # an overloaded vehicle (bad data) stays solvable
     if np.any(prep.capacity < prep.load):
-        log.warning("vehicles carry more than their capacity: %s", [problem.vehicles[k].id for k in np.flatnonzero(prep.capacity < prep.load)])
+        over = [problem.vehicles[k].id for k in np.flatnonzero(prep.capacity < prep.load)]
+        log.warning("vehicles carry more than their capacity: %s", over)
     load_cb = routing.RegisterUnaryTransitVector(demand)
     routing.AddDimensionWithVehicleCapacity(load_cb, 0, capacity.tolist(), False, "load")
     load_dim = routing.GetDimensionOrDie("load")
@@ -263,7 +315,7 @@ def _build(problem: Problem, prep: Prepared) -> _Model:
     all_vehicles = V
     penalty = w.unassigned
     for i, (p, d) in pair_of.items():
-        pi, di = manager.NodeToIndex(p), manager.NodeToIndex(d)
+        pi, di = p, d  # index == node
         pick, drop = reqs[i].pickup, reqs[i].dropoff
         assert pick is not None
         time_dim.CumulVar(pi).SetRange(offset + max(0, pick.earliest), offset + min(pick.latest, horizon))
@@ -278,22 +330,30 @@ def _build(problem: Problem, prep: Prepared) -> _Model:
             allowed = [-1, *cands.tolist()]
             routing.VehicleVar(pi).SetValues(allowed)
             routing.VehicleVar(di).SetValues(allowed)
-    for d, k in mandatory_nodes:
-        di = manager.NodeToIndex(d)
+    # On-board drop-offs: pinned to their vehicle, left out only at a cost above everything else.
+    # Not mandatory nodes: the first-solution heuristics fail on pinned mandatory nodes, and two
+    # on-board orders that cannot both meet their windows would make the whole region infeasible.
+    big = onboard_penalty(problem)
+    for d, k in onboard_nodes:
+        di = d
         drop = reqs[request[d]].dropoff
         time_dim.CumulVar(di).SetRange(max(0, drop.earliest), min(drop.latest, horizon))
-        routing.VehicleVar(di).SetValues([k])
-    if w.lateness:
-        for d, promise in promise_nodes:
-            time_dim.SetCumulVarSoftUpperBound(manager.NodeToIndex(d), max(0, promise), w.lateness)
+        routing.VehicleVar(di).SetValues([-1, k])
+        routing.AddDisjunction([di], big)
+    for d, promise in promise_nodes:
+        coefficient = reqs[request[d]].late_cost(w)
+        if coefficient:
+            time_dim.SetCumulVarSoftUpperBound(d, max(0, promise), coefficient)
     return _Model(
-        V=V, loc=loc_a, service=service_a, earliest=earliest_a, is_pickup=pick_a, request=np.array(request, dtype=np.int64),
+        V=V, loc=loc_a, service=service_a, is_pickup=pick_a, request=np.array(request, dtype=np.int64),
         offset=offset, key_to_node=key_to_node, pair_of=pair_of, manager=manager, routing=routing, time_dim=time_dim,
         horizon=horizon, capacity=capacity, keep=time_transit,
     )
 
 
-def _search_parameters(first: str, meta: str, budget: Budget, options: SolverOptions, remaining: float) -> pywrapcp.RoutingSearchParameters:
+def _search_parameters(
+    first: str, meta: str, budget: Budget, options: SolverOptions, remaining: float
+) -> pywrapcp.RoutingSearchParameters:
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.Value.Value(first)
     params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.Value.Value(meta)
@@ -320,7 +380,7 @@ def _initial_routes(problem: Problem, prep: Prepared, model: _Model, initial: di
     """
     veh_index = {v.id: k for k, v in enumerate(problem.vehicles)}
     req_index = {r.id: i for i, r in enumerate(problem.requests)}
-    mandatory_of = {i: k for i, k in prep.mandatory}
+    onboard_of = {i: k for i, k in prep.onboard}
     used: set[int] = set()
     routes: list[list[int]] = [[] for _ in range(model.V)]
     for vid, stops in initial.items():
@@ -339,8 +399,8 @@ def _initial_routes(problem: Problem, prep: Prepared, model: _Model, initial: di
             if node is None or node in used:
                 continue
             assert i is not None
-            if i in mandatory_of:
-                if mandatory_of[i] != k:
+            if i in onboard_of:
+                if onboard_of[i] != k:
                     continue
             elif k not in prep.candidates[i]:
                 continue
@@ -354,19 +414,19 @@ def _initial_routes(problem: Problem, prep: Prepared, model: _Model, initial: di
         seq = [n for n in seq if n not in dropped]
         used -= dropped
         routes[k] = seq
-    for i, k in prep.mandatory:
+    for i, k in prep.onboard:
         node = model.key_to_node[(i, StopKind.DROPOFF)]
         if node not in used:
             routes[k].append(node)
             used.add(node)
-    return [[model.manager.NodeToIndex(n) for n in _repair(problem, prep, model, k, seq)] for k, seq in enumerate(routes)]
+    return [_repair(problem, prep, model, k, seq) for k, seq in enumerate(routes)]  # index == node
 
 
 def _repair(problem: Problem, prep: Prepared, model: _Model, k: int, seq: list[int]) -> list[int]:
     """Drop optional pairs from the route until the earliest schedule is feasible (at most len(seq) passes)."""
     reqs = problem.requests
     m = prep.matrix
-    mandatory = {i for i, kk in prep.mandatory if kk == k}
+    onboard = {i for i, kk in prep.onboard if kk == k}
     for _ in range(len(seq) + 1):
         bad = None
         loc, t, load = int(prep.start_loc[k]), int(prep.start_time[k]), int(prep.load[k])
@@ -390,17 +450,16 @@ def _repair(problem: Problem, prep: Prepared, model: _Model, k: int, seq: list[i
         if bad is None:
             return seq
         i = int(model.request[bad])
-        if i in mandatory:  # cannot drop it: drop the latest optional pair before it, if any
-            optional = [n for n in seq[: seq.index(bad)] if int(model.request[n]) not in mandatory]
-            if not optional:
-                return seq  # leave it to OR-Tools to reject, then solve from scratch
-            i = int(model.request[optional[-1]])
+        if i in onboard:  # rather drop the latest optional pair before it, if any
+            optional = [n for n in seq[: seq.index(bad)] if int(model.request[n]) not in onboard]
+            if optional:
+                i = int(model.request[optional[-1]])
         seq = [n for n in seq if int(model.request[n]) != i]
     return seq
 
 
 # ----------------------------------------------------------------------------------- output
-def _read_plan(problem: Problem, prep: Prepared, model: _Model, solution: pywrapcp.Assignment, stats: SolverStats, t0: float) -> Plan:
+def _read_plan(problem: Problem, prep: Prepared, model: _Model, solution: pywrapcp.Assignment, stats: SolverStats) -> Plan:
     routing, reqs, m = model.routing, problem.requests, prep.matrix
     routes: list[Route] = []
     eta = {reqs[i].id: t for i, t in prep.served_in_prefix.items()}
@@ -412,7 +471,7 @@ def _read_plan(problem: Problem, prep: Prepared, model: _Model, solution: pywrap
         loc, t = int(prep.start_loc[k]), int(prep.start_time[k])
         index = solution.Value(routing.NextVar(routing.Start(k)))
         while not routing.IsEnd(index):
-            n = model.manager.IndexToNode(index)
+            n = index  # index == node
             i = int(model.request[n])
             pick = bool(model.is_pickup[n])
             stop = reqs[i].pickup if pick else reqs[i].dropoff
@@ -443,7 +502,18 @@ def _read_plan(problem: Problem, prep: Prepared, model: _Model, solution: pywrap
                 reqs[i].id, Reason.NOT_WORTH_IT,
                 "left out by the solver: no insertion found cheaper than its penalty within the budget",
             )
-    lateness = {reqs[i].id: max(0, eta[reqs[i].id] - reqs[i].promise) for i in sorted(served) if reqs[i].promise is not None}  # type: ignore[operator]
+    for i, k in prep.onboard:
+        if i not in served:
+            unassigned[i] = Unassigned(
+                reqs[i].id, Reason.UNREACHABLE,
+                f"on board of {problem.vehicles[k].id!r}: its drop-off window cannot be met together with the "
+                "vehicle's other on-board orders; it stays on board, left out of the plan",
+            )
+    lateness = {
+        reqs[i].id: max(0, eta[reqs[i].id] - reqs[i].promise)  # type: ignore[operator]
+        for i in sorted(served)
+        if reqs[i].promise is not None
+    }
     objective = Objective(
         travel=total_travel,
         lateness=sum(lateness.values()),
@@ -451,11 +521,10 @@ def _read_plan(problem: Problem, prep: Prepared, model: _Model, solution: pywrap
         vehicles=len(routes),
         total=int(solution.ObjectiveValue()) + _constant_cost(problem, prep, model, solution),
     )
-    stats = _with_wall(stats, t0)
     return Plan(tuple(routes), tuple(unassigned[i] for i in sorted(unassigned)), eta, lateness, objective, stats)
 
 
-def _plan_without_model(problem: Problem, prep: Prepared, stats: SolverStats, failed: bool, t0: float | None = None) -> Plan:
+def _plan_without_model(problem: Problem, prep: Prepared, stats: SolverStats, failed: bool) -> Plan:
     """Committed prefixes only: nothing to route, or no solution found (then every routed request is NO_SOLUTION)."""
     reqs = problem.requests
     routes = tuple(
@@ -465,20 +534,23 @@ def _plan_without_model(problem: Problem, prep: Prepared, stats: SolverStats, fa
     if failed:
         for i in prep.optional:
             unassigned[i] = Unassigned(reqs[i].id, Reason.NO_SOLUTION, f"no solution found (status {stats.status})")
-        for i, k in prep.mandatory:
+        for i, k in prep.onboard:
             unassigned[i] = Unassigned(
                 reqs[i].id, Reason.NO_SOLUTION, f"on board of {problem.vehicles[k].id!r}; no solution found (status {stats.status})"
             )
     eta = {reqs[i].id: t for i, t in prep.served_in_prefix.items()}
-    lateness = {reqs[i].id: max(0, t - reqs[i].promise) for i, t in prep.served_in_prefix.items() if reqs[i].promise is not None}  # type: ignore[operator]
+    lateness = {
+        reqs[i].id: max(0, t - reqs[i].promise)  # type: ignore[operator]
+        for i, t in prep.served_in_prefix.items()
+        if reqs[i].promise is not None
+    }
     w = problem.weights
     travel = sum(r.travel for r in routes)
     late = sum(lateness.values())
+    late_cost = sum(reqs[i].late_cost(w) * lateness[reqs[i].id] for i in prep.served_in_prefix if reqs[i].id in lateness)
     fixed = sum(int(prep.fixed_cost[k]) for k in range(len(problem.vehicles)) if prep.prefix[k])
-    total = w.travel * travel + w.lateness * late + w.unassigned * len(unassigned) + fixed
+    total = w.travel * travel + late_cost + w.unassigned * len(unassigned) + fixed
     objective = Objective(travel=travel, lateness=late, unassigned=len(unassigned), vehicles=len(routes), total=total)
-    if t0 is not None:
-        stats = _with_wall(stats, t0)
     return Plan(routes, tuple(unassigned[i] for i in sorted(unassigned)), eta, lateness, objective, stats)
 
 
@@ -495,15 +567,10 @@ def _constant_cost(problem: Problem, prep: Prepared, model: _Model, solution: py
             cost += int(prep.fixed_cost[k]) + w.travel * _home(prep, k)
     for i, t in prep.served_in_prefix.items():
         if reqs[i].promise is not None:
-            cost += w.lateness * max(0, t - reqs[i].promise)
+            cost += reqs[i].late_cost(w) * max(0, t - reqs[i].promise)
     return cost
 
 
 def _home(prep: Prepared, k: int) -> int:
     return int(prep.matrix[prep.start_loc[k], prep.end_loc[k]]) if prep.end_loc[k] >= 0 else 0
 
-
-def _with_wall(stats: SolverStats, t0: float) -> SolverStats:
-    from dataclasses import replace
-
-    return replace(stats, wall_seconds=time.perf_counter() - t0)
