@@ -49,7 +49,7 @@ class OrtoolsPolicy(BasePolicy):
         window_buffer: float = 15.0,
         delay_weight: int = 3,
         urgency_minutes: float | None = 10.0,
-        travel_weight: int = 1,
+        travel_weight: int = 0,  # travel counts through the delay it causes; > 0 trades delay for kilometres
         solutions: int | None = None,
         cross_store_trips: bool = True,
         max_orders_per_solve: int = 120,

@@ -80,7 +80,7 @@ class Strategy:
 
 PORTFOLIO: tuple[Strategy, ...] = (
     Strategy(name="lci", seed=1, constructions=("LOCAL_CHEAPEST_INSERTION", "PARALLEL_CHEAPEST_INSERTION")),
-    Strategy(name="gls", seed=2, constructions=("PARALLEL_CHEAPEST_INSERTION", "SAVINGS"), gls_share=0.9),
+    Strategy(name="gls", seed=2, constructions=("PARALLEL_CHEAPEST_INSERTION", "SAVINGS"), gls_share=0.9, spare_vehicles=0),
 )
 
 
