@@ -96,3 +96,18 @@ def test_help_teaches_the_commands() -> None:
         assert command in text
     result, text = _run("simulate", "--help")
     assert "--mdrp" in text and "--scenario" in text and "--runtime" in text
+
+
+def test_plan_solves_the_booked_orders_ahead(tmp_path: Path) -> None:
+    from simulator.scenario import demo_scenario_path
+
+    out = tmp_path / "plan.json"
+    result, text = _run("plan", "--scenario", str(demo_scenario_path()), "--seconds", "1", "--out", str(out))
+    assert result.exit_code == 0, text
+    plan = json.loads(out.read_text())
+    assert plan["orders"] > 0 and plan["planned"] + len(plan["unassigned"]) == plan["orders"]
+    for route in plan["routes"]:
+        kinds = [s["kind"] for s in route["stops"]]
+        for stop in route["stops"]:
+            assert stop["arrive"] <= stop["start"] <= stop["depart"]
+        assert kinds.count("pickup") == kinds.count("dropoff")
