@@ -122,3 +122,15 @@ def test_ortools_policy_delivers_a_generated_day_soundly(tmp_path: Path) -> None
     assert delivered(result.orders) == len(instance.orders)
     assert_day_is_sound(result, instance)
     assert_solution_files_pass(result, directory, tmp_path / "out")
+
+
+def test_ortools_policy_on_the_small_grubhub_day(tmp_path: Path) -> None:
+    directory = SHARED_MDRP / "0r50t100s1p100"
+    if not directory.exists():
+        pytest.skip("../shared/bench not present: real MDRP data is outside a user's clone "
+                    "(test_ortools_policy_delivers_a_generated_day_soundly covers the same path)")
+    instance = read_mdrp(directory)
+    result = run_simulation(instance, LocalRuntime(), policy="ortools", policy_params={"solutions": 30})
+    assert delivered(result.orders) == len(instance.orders)
+    assert_day_is_sound(result, instance)
+    assert_solution_files_pass(result, directory, tmp_path / "out")
