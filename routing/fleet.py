@@ -78,15 +78,16 @@ class Strategy:
     extra: tuple[tuple[str, object], ...] = ()  # extra SolverOptions fields, when the solver has them
 
 
-# Two workers that differ where single runs varied most (measured at 10 s on Li & Lim): the first
-# keeps a spare vehicle in the distance phase and small ruins, the second none and larger ruins
-# (lrc205 0.2 % in both runs with it, 21.6 % once without; lrc201 3.45 % with ruins up to 20,
-# 5.23 % with 14); the second switches to GLS when steps are slow (Solomon: 7/14 BKS fleets, 3/14
-# without).
+# Two workers that differ where single runs varied most (10 s on Li & Lim, 2 busy cores): the first
+# keeps a spare vehicle in the distance phase, small ruins and a long elimination; the second no
+# spare, ruins up to 20 requests (lrc201 3.45 % instead of 5.23 %) and a short elimination, which
+# leaves time for distance after the fleet is down (lrc205 0.0-0.2 % in 3 runs with it, 21-25 % in
+# 2 of 4 runs without); the second also switches to one GLS when steps are slow (Solomon as PDPTW:
+# 6-7/14 BKS fleets instead of 3/14).
 PORTFOLIO: tuple[Strategy, ...] = (
     Strategy(name="lci", seed=1, constructions=("LOCAL_CHEAPEST_INSERTION", "PARALLEL_CHEAPEST_INSERTION")),
     Strategy(name="gls", seed=2, constructions=("PARALLEL_CHEAPEST_INSERTION", "SAVINGS"), gls_share=0.9,
-             spare_vehicles=0, ruin_max=20),
+             spare_vehicles=0, ruin_max=20, eliminate_share=0.35, eliminate_patience=6),
 )
 
 
