@@ -56,8 +56,8 @@ class OrtoolsPolicy(BasePolicy):
         first_solution: str = "AUTOMATIC",  # local cheapest insertion: copes with pinned orders (routing.solve)
         metaheuristic: str = "GUIDED_LOCAL_SEARCH",
     ) -> None:
-        if budget_seconds <= 0 or lookahead < 0 or candidates < 1:
-            raise ValueError("budget_seconds must be positive, lookahead non-negative, candidates at least 1")
+        if budget_seconds <= 0 or lookahead < 0 or candidates < 1 or (urgency_minutes is not None and urgency_minutes <= 0):
+            raise ValueError("budget_seconds and urgency_minutes must be positive, lookahead non-negative, candidates at least 1")
         self.budget_seconds = budget_seconds
         self.budget_per_order = budget_per_order
         self.lookahead = lookahead
@@ -105,8 +105,8 @@ class OrtoolsPolicy(BasePolicy):
         return decisions
 
     def urgency(self, order: "Order") -> int | None:
-        """Orders whose food has waited weigh more: the delay weight grows by one for every
-        ``urgency_minutes`` since the food was ready, so nobody starves behind newer orders."""
+        """Orders whose food has waited weigh more: the delay weight grows by its base value for
+        every ``urgency_minutes`` since the food was ready, so nobody starves behind newer orders."""
         if self.urgency_minutes is None or self._last_tick is None or order.ready_at >= self._last_tick:
             return None
         waited = self._last_tick - order.ready_at
@@ -120,7 +120,8 @@ class OrtoolsPolicy(BasePolicy):
         return max(order.ready_at, now) + self._half_pickup + direct + self._half_dropoff
 
     def release_time(self, order: "Order", view: DispatchView) -> float:
-        """When an order joins the plan: now for asap (its food readiness is a window), ahead of a booked window."""
+        """Asap: when its food is ready (it joins the plan ``lookahead`` minutes before). Booked: a lead
+        time before its window opens, taken from the ETA model."""
         if order.mode == DeliveryMode.ASAP:
             return order.ready_at
         store = view.store(order.store_id).location
