@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from routing.problem import Problem, Request, Stop, Vehicle, Weights
@@ -159,6 +159,36 @@ def _name_of(path: Path | None) -> str:
     return path.stem.lower() if path is not None else "instance"
 
 
+@dataclass
+class _Nodes:
+    """The seven columns both formats share (id x y demand ready due service), parsed and checked row by row."""
+
+    ids: list[int] = field(default_factory=list)
+    xs: list[float] = field(default_factory=list)
+    ys: list[float] = field(default_factory=list)
+    demand: list[int] = field(default_factory=list)
+    ready: list[float] = field(default_factory=list)
+    due: list[float] = field(default_factory=list)
+    service: list[float] = field(default_factory=list)
+    line_of: list[int] = field(default_factory=list)
+
+    def add(self, tokens: list[str], n: int, where: str, id_name: str, due_name: str) -> None:
+        self.ids.append(_integer(tokens[0], where, id_name))
+        self.xs.append(_number(tokens[1], where, "x"))
+        self.ys.append(_number(tokens[2], where, "y"))
+        self.demand.append(_integer(tokens[3], where, "demand"))
+        self.ready.append(_number(tokens[4], where, "ready time"))
+        self.due.append(_number(tokens[5], where, due_name))
+        self.service.append(_number(tokens[6], where, "service time"))
+        self.line_of.append(n)
+
+    def check_times(self, tokens: list[str], where: str, due_name: str) -> None:
+        if self.ready[-1] > self.due[-1]:
+            raise ValueError(f"{where}: ready time {tokens[4]} is after {due_name} {tokens[5]}")
+        if self.service[-1] < 0:
+            raise ValueError(f"{where}: negative service time")
+
+
 def parse_lilim(text: str, path: str | Path | None = None) -> BenchInstance:
     """Parse the text of a Li & Lim PDPTW file; ``path`` names it in error messages."""
     path = Path(path) if path is not None else None
@@ -176,33 +206,18 @@ def parse_lilim(text: str, path: str | Path | None = None) -> BenchInstance:
     if vehicles <= 0 or capacity <= 0 or speed < 0:
         raise ValueError(f"{where}: K and Q must be positive and S not negative")
 
-    ids: list[int] = []
-    xs: list[float] = []
-    ys: list[float] = []
-    demand: list[int] = []
-    ready: list[float] = []
-    due: list[float] = []
-    service: list[float] = []
+    nodes = _Nodes()
     links: list[tuple[int, int]] = []
-    line_of: list[int] = []
     for n, tokens in rows[1:]:
         where = f"{label}, line {n}"
         if len(tokens) != 9:
             raise ValueError(f"{where}: expected 9 fields 'id x y demand ready due service pickup delivery', "
                              f"got {len(tokens)}")
-        ids.append(_integer(tokens[0], where, "id"))
-        xs.append(_number(tokens[1], where, "x"))
-        ys.append(_number(tokens[2], where, "y"))
-        demand.append(_integer(tokens[3], where, "demand"))
-        ready.append(_number(tokens[4], where, "ready time"))
-        due.append(_number(tokens[5], where, "due time"))
-        service.append(_number(tokens[6], where, "service time"))
+        nodes.add(tokens, n, where, "id", "due time")
         links.append((_integer(tokens[7], where, "pickup index"), _integer(tokens[8], where, "delivery index")))
-        line_of.append(n)
-        if ready[-1] > due[-1]:
-            raise ValueError(f"{where}: ready time {tokens[4]} is after due time {tokens[5]}")
-        if service[-1] < 0:
-            raise ValueError(f"{where}: negative service time")
+        nodes.check_times(tokens, where, "due time")
+    ids, xs, ys, demand, ready, due, service, line_of = (
+        nodes.ids, nodes.xs, nodes.ys, nodes.demand, nodes.ready, nodes.due, nodes.service, nodes.line_of)
     if len(ids) < 1:
         raise ValueError(f"{label}: no nodes after the 'K Q S' line")
     _check_ids(ids, line_of, label)
@@ -277,38 +292,23 @@ def parse_solomon(text: str, path: str | Path | None = None) -> BenchInstance:
     c = next((i for i, (_, t) in enumerate(rows) if t[0].upper() == "CUSTOMER"), None)
     if c is None:
         raise ValueError(f"{label}: no 'CUSTOMER' section")
-    ids: list[int] = []
-    xs: list[float] = []
-    ys: list[float] = []
-    demand: list[int] = []
-    ready: list[float] = []
-    due: list[float] = []
-    service: list[float] = []
-    line_of: list[int] = []
+    nodes = _Nodes()
     for n, tokens in rows[c + 1:]:
         if not re.fullmatch(r"[-+0-9.]+", tokens[0]):
-            if not ids:  # the column header ("CUST NO. XCOORD. ...")
+            if not nodes.ids:  # the column header ("CUST NO. XCOORD. ...")
                 continue
             raise ValueError(f"{label}, line {n}: expected a customer row, got {' '.join(tokens)[:40]!r}")
         where = f"{label}, line {n}"
         if len(tokens) != 7:
             raise ValueError(f"{where}: expected 7 fields 'id x y demand ready due service', got {len(tokens)}")
-        ids.append(_integer(tokens[0], where, "customer number"))
-        xs.append(_number(tokens[1], where, "x"))
-        ys.append(_number(tokens[2], where, "y"))
-        demand.append(_integer(tokens[3], where, "demand"))
-        ready.append(_number(tokens[4], where, "ready time"))
-        due.append(_number(tokens[5], where, "due date"))
-        service.append(_number(tokens[6], where, "service time"))
-        line_of.append(n)
-        if demand[-1] < 0:
+        nodes.add(tokens, n, where, "customer number", "due date")
+        if nodes.demand[-1] < 0:
             raise ValueError(f"{where}: negative demand")
-        if demand[-1] > capacity:
-            raise ValueError(f"{where}: demand {demand[-1]} above the capacity {capacity}")
-        if ready[-1] > due[-1]:
-            raise ValueError(f"{where}: ready time {tokens[4]} is after due date {tokens[5]}")
-        if service[-1] < 0:
-            raise ValueError(f"{where}: negative service time")
+        if nodes.demand[-1] > capacity:
+            raise ValueError(f"{where}: demand {nodes.demand[-1]} above the capacity {capacity}")
+        nodes.check_times(tokens, where, "due date")
+    ids, xs, ys, demand, ready, due, service, line_of = (
+        nodes.ids, nodes.xs, nodes.ys, nodes.demand, nodes.ready, nodes.due, nodes.service, nodes.line_of)
     if not ids:
         raise ValueError(f"{label}: no customer rows")
     _check_ids(ids, line_of, label)
