@@ -87,7 +87,7 @@ class OrtoolsPolicy(BasePolicy):
         total = min(self.budget_seconds, 0.02 + self.budget_per_order * len(orders))
         decisions: list[Assignment] = []
         routes: dict[str, list[tuple[str, StopKind]]] = {}
-        for group_orders, group_couriers in _clusters(orders, couriers, now, view, self.max_orders_per_solve):
+        for group_orders, group_couriers in _clusters(orders, couriers, view, self.max_orders_per_solve):
             starts = [CourierStart(c.id, c.end_location, max(now, c.free_at), c.capacity, c.off_time) for c in group_couriers]
             snapshot = SolverSnapshot(
                 group_orders, starts, lambda s: view.store(s).location, view.travel, view.rules,
@@ -134,7 +134,7 @@ def _can_take_more(courier: "Courier", now: float) -> bool:
     return courier.status != CourierStatus.OFF_SHIFT and max(now, courier.free_at) < courier.off_time
 
 
-def _clusters(orders: list["Order"], couriers: list["Courier"], now: float, view: DispatchView,
+def _clusters(orders: list["Order"], couriers: list["Courier"], view: DispatchView,
               max_orders: int) -> list[tuple[list["Order"], list["Courier"]]]:
     """Split a large snapshot into solves of at most about ``max_orders`` orders (DESIGN.md decision 4).
 

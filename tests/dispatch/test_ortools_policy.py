@@ -114,9 +114,9 @@ def test_a_large_snapshot_is_split_into_clusters_with_their_own_couriers() -> No
     east = [order(f"e{i}", 0, (6400, 3200), store="s2") for i in range(30)]
     couriers = [courier("cw", 0, 100), courier("ce", 6400, 100)]
     shard = world(couriers, west + east)
-    groups = _clusters(west + east, couriers, 0.0, shard, max_orders=40)
+    groups = _clusters(west + east, couriers, shard, max_orders=40)
     assert len(groups) == 2
     by_courier = {c.id: {o.store_id for o in orders} for orders, cs in groups for c in cs}
     assert by_courier == {"cw": {"s1"}, "ce": {"s2"}}
     assert sorted(o.id for orders, _ in groups for o in orders) == sorted(o.id for o in west + east)
-    assert _clusters(west, couriers, 0.0, shard, max_orders=40) == [(west, couriers)]
+    assert _clusters(west, couriers, shard, max_orders=40) == [(west, couriers)]
