@@ -99,6 +99,7 @@ class RegionShard:
         self.step_no = 0
         self.now = float("-inf")
         self.delivered = 0
+        self.closed = 0  # cancelled or failed: with ``delivered``, what is no longer active (no rescan each step)
 
     # -- DispatchView ------------------------------------------------------------------------
     def open_orders(self) -> Sequence[Order]:
@@ -149,7 +150,7 @@ class RegionShard:
         events, self._events = self._events, []
         idle = sum(1 for c in self._couriers.values() if c.status == CourierStatus.IDLE and not c.route)
         busy = sum(1 for c in self._couriers.values() if c.route)
-        active = sum(1 for o in self.orders.values() if not o.is_terminal)
+        active = len(self.orders) - self.delivered - self.closed
         return StepResult(
             self.region, self.step_no, now, events, handoffs, len(self._open), active, self.delivered,
             idle, busy, self._heap[0][0] if self._heap else None, rejected, waiting,
@@ -167,6 +168,7 @@ class RegionShard:
             raise InvalidInput(f"order {order.id} names unknown store {order.store_id}")
         if not self.stores[order.store_id].takes_orders:
             order.fail(now, "store", reason=f"store {order.store_id} is {self.stores[order.store_id].status}")
+            self.closed += 1
             self.orders[order.id] = order
             return
         self.orders[order.id] = order
@@ -195,6 +197,7 @@ class RegionShard:
         if order.status == OrderStatus.ASSIGNED:
             raise InvalidInput(f"order {order_id} already has a courier; cancel it through after-sales")
         self._events.append(order.cancel(now))
+        self.closed += 1
         self._open.pop(order_id, None)
         self.policy.on_cancel(order, now)
 
