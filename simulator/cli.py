@@ -8,7 +8,7 @@ import logging
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -35,7 +35,7 @@ class RuntimeKind(StrEnum):
     local = "local"
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
 
@@ -58,7 +58,6 @@ def _load(mdrp: Path | None, scenario: Path | None, seed: int, region_res: int |
         return instance
     except InputError as exc:
         _fail(str(exc))
-    raise AssertionError("unreachable")
 
 
 def _runtime(kind: RuntimeKind, ray_address: str | None):
