@@ -157,6 +157,11 @@ class Order:
         return self.status in OPEN_FOR_DISPATCH
 
     @property
+    def food_is_ready(self) -> bool:
+        """The store has said (or the prediction has passed) that the food is ready."""
+        return any(e.type in ("ready", "food_ready") for e in self.history)
+
+    @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
 

@@ -44,6 +44,17 @@ class StepInput:
     stores: list[Store] = field(default_factory=list)
     cancellations: list[str] = field(default_factory=list)
     lend: dict[int, int] = field(default_factory=dict)  # region -> idle couriers to lend it after this tick
+    reports: list[Report] = field(default_factory=list)  # what live couriers and stores said (``dispatch.live``)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Something a courier's app or a store said, in time order: realised by a live shard."""
+
+    kind: str  # accept | decline | position | pickup | dropoff | shift_on | shift_off | store_accept | store_ready
+    entity: str  # courier id, or store id for a store's report
+    time: float
+    data: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -135,6 +146,11 @@ class RegionShard:
                 self._cancel(order_id, now)
             except (DomainError, KeyError) as exc:
                 rejected.append(f"{order_id}: {exc}")
+        for report in inputs.reports:
+            try:
+                self._report(report, now)
+            except (DomainError, KeyError) as exc:
+                rejected.append(f"{report.entity}: {report.kind}: {exc}")
         self._advance(now)
         self._move_couriers(now)
         for decision in self.policy.on_tick(now, self):
@@ -208,7 +224,7 @@ class RegionShard:
             time, _, _, kind, key = heapq.heappop(heap)
             if kind == "ready":
                 order = self.orders[key]
-                if order.status in (OrderStatus.PREPARING, OrderStatus.ASSIGNED):
+                if order.status in (OrderStatus.PREPARING, OrderStatus.ASSIGNED) and not order.food_is_ready:
                     self._events.append(order.mark_ready(time))
             elif kind == "courier":
                 self._run_courier_action(key, time)
@@ -219,7 +235,7 @@ class RegionShard:
                 if kind == "shift_start" and courier.status == CourierStatus.OFF_SHIFT and time < courier.off_time:
                     self._events.append(courier.start_shift(time))
                     self.policy.on_courier(courier, time)
-                elif kind == "shift_end" and courier.status == CourierStatus.IDLE and not courier.route:
+                elif kind == "shift_end" and courier.status == CourierStatus.IDLE and not courier.route and time >= courier.off_time:
                     self._events.append(courier.end_shift(time))
                     self.policy.on_courier(courier, time)
 
@@ -297,6 +313,10 @@ class RegionShard:
             if stop.kind == "pickup":
                 ids = tuple(sorted(stop.order_ids, key=lambda o: drop_time.get(o, float("inf"))))
                 self.assignments.append(AssignmentRecord(now, stop.at, courier.id, stop.node, ids))
+        self._schedule(courier, stops, now)
+
+    def _schedule(self, courier: Courier, stops: list[Stop], now: float) -> None:
+        """Give the courier its new stops: simulated here, each realised at its planned minute."""
         actions = self._actions.setdefault(courier.id, deque())
         was_empty = not actions
         if actions and actions[-1][1] == "finish":
@@ -312,6 +332,10 @@ class RegionShard:
         courier.free_at = t
         if was_empty:
             self._push(actions[0][0], _COURIER, "courier", courier.id)
+
+    def _report(self, report: Report, now: float) -> None:
+        """Reports come from live couriers and stores; a simulated shard realises its routes itself."""
+        raise InvalidInput(f"region {self.region}: a simulated shard takes no {report.kind!r} report")
 
     def _handoffs(self, now: float) -> list[Courier]:
         """Idle couriers standing in another served region go to that region's shard."""

@@ -1,0 +1,355 @@
+"""A live region: its ``LiveRegionShard`` driven from its Redis input stream (DESIGN.md decision 6).
+
+``LiveHost`` is plain Python over a redis-py client (tested without Ray); ``LiveShardActor`` runs
+it as a Ray actor that ticks by itself every ``cycle_s`` seconds. One tick:
+
+1. appends a ``tick`` mark with the wall time to the region's input stream;
+2. reads every entry since its cursor up to that mark (orders, cancellations, reports) and steps
+   the shard once per ``tick`` mark, at the mark's time;
+3. appends the step's assignments to the stream as ``decided`` (only when there are some);
+4. publishes the step's frames (order status, courier offers and routes, errors) and updates the
+   order and courier hashes, all guarded by the step number (``EMIT``);
+5. every ``snapshot_every`` steps saves the shard and its cursor, and trims the stream before it.
+
+After a crash the actor restarts (Ray ``max_restarts``), restores the last snapshot and reads the
+stream again from its cursor: the same inputs at the same tick times, with the recorded
+assignments in place of a new solve for every step that had already been published, so the
+rebuilt shard is the one that crashed and no frame is published twice. Nothing acknowledged to a
+client is lost: the API answers only after its input is in the stream.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors import live_keys as K
+from dispatch.errors import InvalidInput
+from dispatch.events import Event
+from dispatch.geo import Location
+from dispatch.live import LiveRegionShard
+from dispatch.modes import DeliveryMode, DeliveryWindow
+from dispatch.order import Order
+from dispatch.policies import make_policy
+from dispatch.policy import Assignment, BasePolicy, DispatchPolicy, DispatchView
+from dispatch.region import Report, StepInput, StepResult
+from dispatch.rules import ServiceRules
+from dispatch.store import Store
+from dispatch.travel import HaversineTravel, TravelModel
+from dispatch.zones import REGION_RES
+
+log = logging.getLogger(__name__)
+_SNAPSHOT_VERSION = 1
+_ETA_STEP = 0.5  # minutes an ETA must move before customers hear of it
+
+
+@dataclass(frozen=True)
+class LiveSpec:
+    """What a live shard is built from: picklable, so the actor builds its own after a restart."""
+
+    policy: str = "greedy"
+    policy_params: tuple[tuple[str, object], ...] = ()
+    travel: TravelModel = field(default_factory=HaversineTravel)
+    rules: ServiceRules = field(default_factory=ServiceRules)
+    region_res: int = REGION_RES
+    auto_accept: bool = True
+    offer_timeout: float = 0.5
+    decline_cooldown: float = 1.0
+    shift_hours: float = 8.0
+
+    def build(self, region: int) -> LiveRegionShard:
+        return LiveRegionShard(
+            region, make_policy(self.policy, **dict(self.policy_params)), self.travel, self.rules,
+            self.region_res, auto_accept=self.auto_accept, offer_timeout=self.offer_timeout,
+            decline_cooldown=self.decline_cooldown, shift_hours=self.shift_hours,
+        )
+
+
+class _Recorded(BasePolicy):
+    """Stands in for the policy for one step: replays recorded assignments, or records new ones."""
+
+    def __init__(self, inner: DispatchPolicy, recorded: list[Assignment] | None) -> None:
+        self.inner, self.recorded, self.made = inner, recorded, []
+        self.name = inner.name
+
+    def on_order(self, order: Order, now: float) -> None:
+        self.inner.on_order(order, now)
+
+    def on_cancel(self, order: Order, now: float) -> None:
+        self.inner.on_cancel(order, now)
+
+    def on_courier(self, courier: Any, now: float) -> None:
+        self.inner.on_courier(courier, now)
+
+    def on_tick(self, now: float, view: DispatchView) -> list[Assignment]:
+        if self.recorded is not None:
+            return self.recorded
+        self.made = self.inner.on_tick(now, view)
+        return self.made
+
+
+def order_from_payload(p: dict[str, Any]) -> Order:
+    """The order the API appended to the stream (see ``api.orders``)."""
+    return Order(
+        id=p["id"], store_id=p["store"], dropoff=Location(float(p["lat"]), float(p["lng"])),
+        placed_at=float(p["placed_at"]), ready_at=float(p["ready_at"]),
+        window=DeliveryWindow(float(p["earliest"]), float(p["promise"]), float(p["latest"])),
+        mode=DeliveryMode(p.get("mode", "asap")), size=int(p.get("size", 1)),
+    )
+
+
+def store_from_payload(store_id: str, p: dict[str, Any]) -> Store:
+    return Store(store_id, Location(float(p["lat"]), float(p["lng"])), p.get("name", ""))
+
+
+def minutes_now() -> float:
+    """Live time: minutes since the Unix epoch (what every live order and courier time is in)."""
+    return time.time() / 60.0
+
+
+def epoch_ms(minutes: float | None) -> int | None:
+    return None if minutes is None else int(round(minutes * 60_000))
+
+
+class LiveHost:
+    """See the module docstring."""
+
+    def __init__(self, region: int, spec: LiveSpec, redis: Any, snapshot_every: int = 30) -> None:
+        if snapshot_every < 1:
+            raise ValueError("snapshot_every must be at least 1")
+        self.region = region
+        self.spec = spec
+        self.r = redis
+        self.snapshot_every = snapshot_every
+        self.inputs = K.inputs_key(region)
+        self.emit = redis.register_script(K.EMIT)
+        self._eta_sent: dict[str, float] = {}
+        self._courier_orders: dict[str, list[str]] = {}
+        self.restored = False
+        self.replayed = 0
+        found = redis.hgetall(K.snapshot_key(region))
+        if found:
+            state = pickle.loads(found[b"blob"])
+            if state.get("version") != _SNAPSHOT_VERSION or state.get("region") != region:
+                raise InvalidInput(f"snapshot of region {region:x} has another version or region")
+            self.shard: LiveRegionShard = state["shard"]
+            self.cursor: str = state["cursor"]
+            self.restored = True
+            log.info("live region %x: restored at step %d, cursor %s", region, self.shard.step_no, self.cursor)
+        else:
+            self.shard = spec.build(region)
+            self.cursor = "0-0"
+            self._pending_stores = self._stores_of_region()
+            return
+        self._pending_stores = []
+
+    def _stores_of_region(self) -> list[Store]:
+        tag = K.region_tag(self.region)
+        out = []
+        for sid, raw in sorted(self.r.hgetall(K.STORES).items()):
+            p = json.loads(raw)
+            if p.get("region") == tag:
+                out.append(store_from_payload(sid.decode(), p))
+        return out
+
+    # -- the tick ----------------------------------------------------------------------------
+    def tick(self, now: float | None = None) -> list[StepResult]:
+        """Mark a tick at ``now`` (wall minutes) and apply every step up to it; see the module docstring."""
+        now = minutes_now() if now is None else now
+        now = max(now, self.shard.now)
+        mark = self.r.xadd(self.inputs, {"k": "tick", "t": repr(now)}).decode()
+        entries = self.r.xrange(self.inputs, "(" + self.cursor, mark)
+        emitted = int(self.r.get(K.emitted_key(self.region)) or -1)
+        decided: dict[int, list[Assignment]] = {}
+        for _, f in entries:
+            if f[b"k"] == b"decided":
+                decided[int(f[b"step"])] = [Assignment(c, tuple((k, o) for k, o in stops)) for c, stops in json.loads(f[b"a"])]
+        batch = StepInput(now=now, stores=self._pending_stores)
+        results = []
+        for entry_id, f in entries:
+            kind = f[b"k"]
+            if kind == b"tick":
+                batch.now = max(float(f[b"t"]), self.shard.now)
+                step_no = self.shard.step_no + 1
+                recorded = decided.get(step_no, []) if step_no <= emitted else None
+                result = self._step(batch, recorded)
+                if step_no <= emitted:
+                    self.replayed += 1
+                else:
+                    self._publish(result, batch)
+                results.append(result)
+                self.cursor = entry_id.decode()
+                if self.shard.step_no % self.snapshot_every == 0:
+                    self.save()
+                batch = StepInput(now=batch.now)
+            elif kind != b"decided":
+                try:
+                    self._take(kind, json.loads(f[b"j"]), batch)
+                except (KeyError, ValueError, TypeError, InvalidInput) as exc:
+                    log.warning("live region %x: input %s ignored: %s", self.region, entry_id, exc)
+        self._pending_stores = []
+        return results
+
+    def _take(self, kind: bytes, p: dict[str, Any], batch: StepInput) -> None:
+        if kind == b"order":
+            batch.orders.append(order_from_payload(p))
+        elif kind == b"cancel":
+            batch.cancellations.append(p["order"])
+        elif kind == b"report":
+            batch.reports.append(Report(p["kind"], p["entity"], float(p["time"]), p.get("data", {})))
+        elif kind == b"store":
+            batch.stores.append(store_from_payload(p["id"], p))
+        else:
+            raise ValueError(f"unknown input kind {kind!r}")
+
+    def _step(self, batch: StepInput, recorded: list[Assignment] | None) -> StepResult:
+        shard = self.shard
+        real = shard.policy
+        stand_in = _Recorded(real, recorded)
+        shard.policy = stand_in
+        try:
+            result = shard.step(batch)
+        finally:
+            shard.policy = real
+        if recorded is None and stand_in.made:
+            self.r.xadd(self.inputs, {
+                "k": "decided", "step": result.step,
+                "a": json.dumps([[a.courier_id, [list(s) for s in a.stops]] for a in stand_in.made]),
+            })
+        return result
+
+    # -- what goes out -----------------------------------------------------------------------
+    def _publish(self, result: StepResult, batch: StepInput) -> None:
+        shard = self.shard
+        frames: list[tuple[str, str, str, bool]] = []
+        orders_touched: set[str] = set()
+        couriers_touched: set[str] = set()
+        for event in result.events:
+            if event.entity in shard.orders:
+                orders_touched.add(event.entity)
+                frames.append(("order", event.entity, K.frame_body("status", _event_data(event)), True))
+            elif event.entity in shard._couriers:
+                couriers_touched.add(event.entity)
+                frames.append(("courier", event.entity, K.frame_body(*_courier_frame(event)), True))
+        reporters = {r.entity for r in batch.reports}
+        for reason in result.rejected:
+            who = reason.split(":", 1)[0]
+            if who in reporters and who in shard._couriers:
+                frames.append(("courier", who, K.frame_body("error", {"code": "rejected", "detail": reason}), True))
+        pipe = self.r.pipeline(transaction=False)
+        etas = shard.etas(result.now)
+        for order_id in orders_touched:
+            order = shard.orders[order_id]
+            pipe.hset(K.order_key(order_id), mapping={
+                "status": str(order.status), "courier": order.courier_id or "",
+                "picked_up_at": epoch_ms(order.picked_up_at) or "", "delivered_at": epoch_ms(order.delivered_at) or "",
+                "eta": epoch_ms(etas.get(order_id)) or "",
+            })
+        for courier_id in couriers_touched:
+            courier = shard._couriers[courier_id]
+            pipe.hset(K.courier_key(courier_id), mapping={
+                "status": str(courier.status), "orders": json.dumps(shard.courier_orders(courier_id)),
+                "region": K.region_tag(self.region),
+            })
+        pipe.execute()
+        keys, argv = K.emit_args(frames, K.emitted_key(self.region), result.step)
+        self.emit(keys=keys, args=argv)
+        self._publish_etas(etas, result.now)
+        self._publish_zones(etas, result.now)
+
+    def _publish_etas(self, etas: dict[str, float], now: float) -> None:
+        """ETA frames go out when an ETA moves by half a minute or more (not replayed: they follow the wall clock)."""
+        frames = []
+        pipe = self.r.pipeline(transaction=False)
+        for order_id, eta in etas.items():
+            last = self._eta_sent.get(order_id)
+            if last is None or abs(eta - last) >= _ETA_STEP:
+                self._eta_sent[order_id] = eta
+                pipe.hset(K.order_key(order_id), "eta", epoch_ms(eta) or "")
+                frames.append(("order", order_id, K.frame_body("eta", {"eta": epoch_ms(eta), "minutes": round(max(0.0, eta - now), 1)}), False))
+        for order_id in [o for o in self._eta_sent if o not in etas]:
+            del self._eta_sent[order_id]
+        if frames:
+            pipe.execute()
+            keys, argv = K.emit_args(frames)
+            self.emit(keys=keys, args=argv)
+
+    def _publish_zones(self, etas: dict[str, float], now: float) -> None:
+        zones = self.shard.zone_stats(now, etas=etas)
+        couriers = {
+            c.id: {"lat": c.position.lat, "lng": c.position.lng, "status": str(c.status)}  # type: ignore[union-attr]
+            for c in self.shard.couriers_on_shift()
+        }
+        body = {"region": K.region_tag(self.region), "zones": zones, "couriers": couriers}
+        self.r.set(K.zones_key(self.region), json.dumps(body))
+        keys, argv = K.emit_args([("ops", "all", K.frame_body("zones", body), False)])
+        self.emit(keys=keys, args=argv)
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self) -> None:
+        """Snapshot the shard with its cursor; the stream before the cursor is no longer needed."""
+        blob = pickle.dumps({"version": _SNAPSHOT_VERSION, "region": self.region, "shard": self.shard, "cursor": self.cursor},
+                            protocol=pickle.HIGHEST_PROTOCOL)
+        self.r.hset(K.snapshot_key(self.region), mapping={"blob": blob, "step": self.shard.step_no, "cursor": self.cursor})
+        self.r.xtrim(self.inputs, minid=self.cursor)
+
+
+def _event_data(event: Event) -> dict[str, Any]:
+    return {"status": event.type, "at": epoch_ms(event.time), "actor": event.actor, **{k: v for k, v in event.data.items() if k != "stops"}}
+
+
+def _courier_frame(event: Event) -> tuple[str, dict[str, Any]]:
+    data = {"at": epoch_ms(event.time), **event.data}
+    if event.type == "offered":
+        data["expires"] = epoch_ms(event.data["expires"])
+        for stop in data.get("stops", []):
+            for k in ("arrive", "at", "depart"):
+                stop[k] = epoch_ms(stop[k])
+        return "offer", data
+    if event.type in ("offer_withdrawn", "offer_accepted", "route_changed", "shift_ending"):
+        return event.type, data
+    return "status", {"status": event.type, **data}
+
+
+class LiveShardActorBody:
+    """The Ray actor: a ``LiveHost`` ticking on its own thread every ``cycle_s`` seconds."""
+
+    def __init__(self, region: int, spec: LiveSpec, redis_url: str, cycle_s: float = 2.0, snapshot_every: int = 30) -> None:
+        import redis
+
+        self.cycle_s = cycle_s
+        self.lock = threading.Lock()
+        self.host = LiveHost(region, spec, redis.Redis.from_url(redis_url), snapshot_every)
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"live-{region:x}", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                with self.lock:
+                    self.host.tick()
+            except Exception:  # noqa: BLE001 - a failed tick is retried next cycle; the stream keeps the inputs
+                self.errors += 1
+                log.exception("live region %x: tick failed", self.host.region)
+            self._stop.wait(max(0.0, self.cycle_s - (time.monotonic() - started)))
+
+    def status(self) -> dict[str, Any]:
+        with self.lock:
+            shard = self.host.shard
+            return {
+                "region": K.region_tag(self.host.region), "step": shard.step_no, "pid": os.getpid(),
+                "restored": self.host.restored, "replayed_steps": self.host.replayed, "errors": self.errors,
+                "orders": len(shard.orders), "delivered": shard.delivered, "couriers": len(shard.couriers_on_shift()),
+            }
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

@@ -1,0 +1,403 @@
+"""A region shard driven by real couriers and stores instead of a simulated clock of routes.
+
+The simulator's ``RegionShard`` realises every leg, pickup and drop-off at its planned minute. Live,
+those are facts that arrive from people: a courier's app accepts or declines an offer, streams its
+position, confirms a pickup, and confirms a drop-off (with the customer's PIN, checked by the API);
+a store accepts an order and says when the food is ready. ``LiveRegionShard`` is the same shard
+with those facts as ``Report`` inputs, so the dispatcher and policies are the very code that the
+simulator measures. What changes:
+
+- a policy's assignment becomes an **offer** to the courier; until it is answered the courier is
+  hidden from the policy; a decline, or no answer within ``offer_timeout`` minutes, puts the
+  orders back in the pool and rests the courier for ``decline_cooldown`` minutes;
+- positions come from pings (no movement is simulated), and couriers stay in the region where
+  they started their shift (no hand-offs between live shards);
+- with ``auto_accept`` off, an order waits for its store's ``store_accept`` before dispatch;
+- an order already given to a courier can still be cancelled until it is picked up: its stops
+  leave the courier's route, and the courier hears of it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from statistics import fmean
+
+from dispatch.courier import Courier, CourierStatus, Stop
+from dispatch.errors import InvalidInput
+from dispatch.events import Event
+from dispatch.geo import Location
+from dispatch.order import Order, OrderStatus
+from dispatch.policy import DispatchPolicy
+from dispatch.region import _READY, _SHIFT_END, RegionShard, Report
+from dispatch.rules import ServiceRules
+from dispatch.travel import TravelModel
+from dispatch.zones import REGION_RES, zone_of
+
+C = CourierStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """Stops offered to a courier; they are on its route, tentatively, until it answers."""
+
+    id: str
+    courier_id: str
+    order_ids: tuple[str, ...]
+    stops: tuple[Stop, ...]
+    made_at: float
+    expires: float
+
+
+def stop_dict(stop: Stop) -> dict[str, object]:
+    """A stop as the courier app sees it (JSON-ready)."""
+    return {
+        "kind": stop.kind, "node": stop.node, "lat": stop.location.lat, "lng": stop.location.lng,
+        "orders": list(stop.order_ids), "arrive": stop.arrive, "at": stop.at, "depart": stop.depart,
+    }
+
+
+class LiveRegionShard(RegionShard):
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        region: int,
+        policy: DispatchPolicy,
+        travel: TravelModel,
+        rules: ServiceRules,
+        region_res: int = REGION_RES,
+        served_regions: frozenset[int] = frozenset(),
+        auto_accept: bool = True,
+        offer_timeout: float = 0.5,
+        decline_cooldown: float = 1.0,
+        shift_hours: float = 8.0,
+    ) -> None:
+        super().__init__(region, policy, travel, rules, region_res, served_regions, auto_accept=auto_accept)
+        if offer_timeout <= 0 or decline_cooldown < 0 or shift_hours <= 0:
+            raise ValueError("offer_timeout and shift_hours must be positive, decline_cooldown non-negative")
+        self.offer_timeout = offer_timeout
+        self.decline_cooldown = decline_cooldown
+        self.shift_hours = shift_hours
+        self.offers: dict[str, Offer] = {}  # courier id -> its unanswered offer
+        self.resting: dict[str, float] = {}  # courier id -> when it may be offered work again
+        self.awaiting_store: dict[str, Order] = {}
+        self._offer_no = 0
+
+    # -- what the policy sees ----------------------------------------------------------------
+    def couriers(self) -> Sequence[Courier]:
+        """Couriers that may be given work: none with an unanswered offer or resting after a decline."""
+        now = self.now
+        return [
+            c for c in self._couriers.values()
+            if c.id not in self.offers and self.resting.get(c.id, float("-inf")) <= now
+        ]
+
+    def courier(self, courier_id: str) -> Courier:
+        try:
+            return self._couriers[courier_id]
+        except KeyError:
+            raise InvalidInput(f"courier {courier_id} is not on shift in region {self.region:x}") from None
+
+    # -- orders ------------------------------------------------------------------------------
+    def _receive_order(self, order: Order, now: float) -> None:
+        if self.auto_accept or order.status != OrderStatus.PLACED:
+            super()._receive_order(order, now)
+            return
+        if order.id in self.orders:
+            raise InvalidInput(f"order {order.id} is already in region {self.region}")
+        if order.store_id not in self.stores:
+            raise InvalidInput(f"order {order.id} names unknown store {order.store_id}")
+        order.pay(order.placed_at)
+        self.orders[order.id] = order
+        self.awaiting_store[order.id] = order
+        self._events.extend(order.history)
+
+    def _cancel(self, order_id: str, now: float) -> None:
+        order = self.orders[order_id]
+        if order.status == OrderStatus.ASSIGNED and order.courier_id is not None:
+            courier = self._couriers[order.courier_id]
+            offer = self.offers.get(courier.id)
+            if offer is not None and order_id in offer.order_ids:
+                self._withdraw(offer, now, "an order of the offer was cancelled")
+            else:
+                self._drop_from_route(courier, {order_id}, now)
+                self._events.append(self._courier_event(
+                    courier, "route_changed", now, reason=f"order {order_id} cancelled", stops=[stop_dict(s) for s in courier.route],
+                ))
+                self._events.append(order.unassign(now, reason="cancelled by the customer"))
+                self._open[order_id] = order
+        if order_id in self.awaiting_store:
+            del self.awaiting_store[order_id]
+            self._open[order_id] = order  # so the base class closes it like any open order
+        super()._cancel(order_id, now)
+
+    # -- decisions become offers -------------------------------------------------------------
+    def _schedule(self, courier: Courier, stops: list[Stop], now: float) -> None:
+        self._offer_no += 1
+        offer = Offer(
+            f"{courier.id}.{self._offer_no}", courier.id,
+            tuple(o for s in stops if s.kind == "pickup" for o in s.order_ids), tuple(stops),
+            now, now + self.offer_timeout,
+        )
+        courier.route.extend(stops)
+        courier.free_at = stops[-1].depart
+        self.offers[courier.id] = offer
+        self._events.append(self._courier_event(
+            courier, "offered", now, offer=offer.id, orders=list(offer.order_ids),
+            stops=[stop_dict(s) for s in stops], expires=offer.expires,
+        ))
+
+    def _withdraw(self, offer: Offer, now: float, reason: str) -> None:
+        """An offer declined or unanswered: its orders go back to the pool, the courier rests."""
+        courier = self._couriers[offer.courier_id]
+        del self.offers[courier.id]
+        self._drop_from_route(courier, set(offer.order_ids), now)
+        self.resting[courier.id] = now + self.decline_cooldown
+        self._events.append(self._courier_event(courier, "offer_withdrawn", now, offer=offer.id, reason=reason))
+        for order_id in offer.order_ids:
+            order = self.orders[order_id]
+            if order.status == OrderStatus.ASSIGNED:
+                self._events.append(order.unassign(now, reason=reason))
+                self._open[order_id] = order
+                self.policy.on_order(order, now)
+
+    def _drop_from_route(self, courier: Courier, order_ids: set[str], now: float) -> None:
+        kept: deque[Stop] = deque()
+        for stop in courier.route:
+            left = tuple(o for o in stop.order_ids if o not in order_ids)
+            if left:
+                kept.append(stop if left == stop.order_ids else dataclasses.replace(stop, order_ids=left))
+        courier.route = kept
+        courier.free_at = kept[-1].depart if kept else max(now, courier.on_time)
+
+    def _courier_event(self, courier: Courier, kind: str, now: float, **data: object) -> Event:
+        event = Event(kind, now, courier.id, "dispatcher", dict(data))
+        courier.history.append(event)
+        return event
+
+    # -- time --------------------------------------------------------------------------------
+    def _advance(self, now: float) -> None:
+        super()._advance(now)
+        for offer in [o for o in self.offers.values() if o.expires <= now]:
+            self._withdraw(offer, now, "no answer in time")
+
+    def _move_couriers(self, now: float) -> None:
+        """Live couriers move in the world; their pings say where."""
+
+    def _handoffs(self, now: float) -> list[Courier]:
+        """A live courier stays in the region where its shift started."""
+        return []
+
+    # -- reports -----------------------------------------------------------------------------
+    def _report(self, report: Report, now: float) -> None:
+        handler = _HANDLERS.get(report.kind)
+        if handler is None:
+            raise InvalidInput(f"unknown report kind {report.kind!r}")
+        handler(self, report, now)
+
+    def _shift_on(self, report: Report, now: float) -> None:
+        where = _location(report.data)
+        hours = float(report.data.get("hours", self.shift_hours))  # type: ignore[arg-type]
+        if not 0 < hours <= 24:
+            raise InvalidInput(f"a shift lasts more than 0 and at most 24 hours, not {hours}")
+        courier = self._couriers.get(report.entity)
+        if courier is None:
+            capacity = int(report.data.get("capacity", 4))  # type: ignore[call-overload]
+            self._receive_courier(Courier(report.entity, where, now, now + hours * 60, capacity), now)
+            return
+        if courier.status != C.OFF_SHIFT:
+            raise InvalidInput(f"courier {courier.id} is already on shift")
+        courier.on_time, courier.off_time = now, now + hours * 60
+        courier.location = courier.position = where
+        courier.free_at = now
+        self._events.append(courier.start_shift(now))
+        self._push(courier.off_time, _SHIFT_END, "shift_end", courier.id)
+        self.policy.on_courier(courier, now)
+
+    def _shift_off(self, report: Report, now: float) -> None:
+        courier = self.courier(report.entity)
+        if courier.status == C.OFF_SHIFT:
+            raise InvalidInput(f"courier {courier.id} is already off shift")
+        offer = self.offers.get(courier.id)
+        if offer is not None:
+            self._withdraw(offer, now, "the courier ended the shift")
+        courier.off_time = max(courier.on_time + 1e-6, now)
+        if not courier.route and not courier.onboard:
+            self._events.append(courier.end_shift(now))
+            self.policy.on_courier(courier, now)
+        else:  # the rest of the route is done first; it then goes off shift by itself
+            self._events.append(self._courier_event(courier, "shift_ending", now, stops_left=len(courier.route)))
+
+    def _position(self, report: Report, now: float) -> None:
+        courier = self.courier(report.entity)
+        courier.location = courier.position = _location(report.data)
+
+    def _answer(self, report: Report, now: float) -> None:
+        courier = self.courier(report.entity)
+        offer = self.offers.get(courier.id)
+        if offer is None or offer.id != report.data.get("offer"):
+            raise InvalidInput(f"courier {courier.id} has no open offer {report.data.get('offer')!r}")
+        if report.kind == "decline":
+            self._withdraw(offer, now, "declined")
+            return
+        del self.offers[courier.id]
+        self._events.append(self._courier_event(courier, "offer_accepted", now, offer=offer.id))
+        if courier.status == C.IDLE and courier.route and courier.route[0].kind == "pickup":
+            self._events.append(courier.head_to_store(now, courier.route[0].node))
+
+    def _pickup(self, report: Report, now: float) -> None:
+        courier = self.courier(report.entity)
+        wanted = set(_ids(report.data.get("orders")))
+        stop = next((s for s in courier.route if s.kind == "pickup" and wanted & set(s.order_ids)), None)
+        if stop is None or courier.id in self.offers and wanted & set(self.offers[courier.id].order_ids):
+            raise InvalidInput(f"courier {courier.id} has no accepted pickup of {sorted(wanted)}")
+        if courier.status in (C.IDLE, C.DELIVERING):
+            self._events.append(courier.head_to_store(now, stop.node))
+        if courier.status == C.TO_STORE:
+            self._events.append(courier.arrive_at_store(now, stop.node))
+        for order_id in stop.order_ids:  # the whole stop: the store hands over what it has for it
+            order = self.orders[order_id]
+            if order.ready_at > now:
+                order.ready_at = now
+                self._events.append(order.mark_ready(now))
+            self._events.append(order.pick_up(courier.id, now))
+            courier.onboard.append(order_id)
+        courier.serving += self.rules.pickup_service
+        courier.route.remove(stop)
+        self._events.append(courier.start_delivering(now))
+
+    def _dropoff(self, report: Report, now: float) -> None:
+        courier = self.courier(report.entity)
+        order_id = str(report.data.get("order", ""))
+        if order_id not in courier.onboard:
+            raise InvalidInput(f"courier {courier.id} does not carry order {order_id!r}")
+        stop = next(s for s in courier.route if s.kind == "dropoff" and order_id in s.order_ids)
+        self._events.append(self.orders[order_id].deliver(courier.id, now))
+        courier.onboard.remove(order_id)
+        courier.route.remove(stop)
+        courier.serving += self.rules.dropoff_service
+        courier.location = courier.position = stop.location
+        self.delivered += 1
+        if not courier.route:
+            courier.free_at = now
+            self._events.append(courier.finish_route(now))
+            self.policy.on_courier(courier, now)
+
+    def _store_accept(self, report: Report, now: float) -> None:
+        order = self._store_order(report)
+        if order.id not in self.awaiting_store:
+            raise InvalidInput(f"order {order.id} is {order.status}, not waiting for its store")
+        del self.awaiting_store[order.id]
+        ready_in = report.data.get("ready_in")
+        if ready_in is not None:
+            if float(ready_in) < 0:  # type: ignore[arg-type]
+                raise InvalidInput("ready_in must be non-negative minutes")
+            order.ready_at = max(order.placed_at, now + float(ready_in))  # type: ignore[arg-type]
+        else:
+            order.ready_at = max(order.ready_at, now)
+        self._events.append(order.accept(now, report.entity))
+        self._events.append(order.start_preparing(now, report.entity))
+        self._open[order.id] = order
+        self._push(order.ready_at, _READY, "ready", order.id)
+        self.policy.on_order(order, now)
+
+    def _store_ready(self, report: Report, now: float) -> None:
+        order = self._store_order(report)
+        if order.status not in (OrderStatus.PREPARING, OrderStatus.ASSIGNED) or order.food_is_ready:
+            raise InvalidInput(f"order {order.id} is {order.status}; it cannot be marked ready now")
+        order.ready_at = min(order.ready_at, now)
+        self._events.append(order.mark_ready(now, report.entity))
+
+    def _store_order(self, report: Report) -> Order:
+        order = self.orders.get(str(report.data.get("order", "")))
+        if order is None or order.store_id != report.entity:
+            raise InvalidInput(f"store {report.entity} has no order {report.data.get('order')!r}")
+        return order
+
+    # -- what the live service shows ---------------------------------------------------------
+    def etas(self, now: float) -> dict[str, float]:
+        """Expected drop-off minute of every active order: along its courier's route, else direct."""
+        half_p, half_d = self.rules.pickup_service / 2, self.rules.dropoff_service / 2
+        out: dict[str, float] = {}
+        for courier in self._couriers.values():
+            t, here = now, courier.position or courier.location
+            for stop in courier.route:
+                arrive = t + self.travel.minutes(here, stop.location, t)
+                if stop.kind == "pickup":
+                    at = max(arrive + half_p, max(self.orders[o].ready_at for o in stop.order_ids))
+                    t = at + half_p
+                else:
+                    at = max(arrive + half_d, self.orders[stop.order_ids[0]].window.earliest)
+                    out[stop.order_ids[0]] = at
+                    t = at + half_d
+                here = stop.location
+        for order in [*self._open.values(), *self.awaiting_store.values()]:
+            store = self.stores[order.store_id].location
+            pickup = max(now, order.ready_at) + half_p
+            drop = pickup + half_p + self.travel.minutes(store, order.dropoff, pickup) + half_d
+            out[order.id] = max(drop, order.window.earliest)
+        return out
+
+    def zone_stats(self, now: float, res: int = 8, etas: dict[str, float] | None = None) -> dict[str, dict[str, float]]:
+        """Per H3 cell (hex id): open orders (at their store's cell), idle couriers, mean ETA in minutes."""
+        etas = self.etas(now) if etas is None else etas
+        cells: dict[int, dict[str, list[float] | int]] = {}
+
+        def cell(loc: Location) -> dict[str, list[float] | int]:
+            return cells.setdefault(zone_of(loc, res), {"open": 0, "idle": 0, "eta": []})
+
+        for order in self._open.values():
+            entry = cell(self.stores[order.store_id].location)
+            entry["open"] += 1  # type: ignore[operator]
+            entry["eta"].append(etas.get(order.id, now) - now)  # type: ignore[union-attr]
+        for courier in self._couriers.values():
+            if courier.status == C.IDLE and not courier.route:
+                cell(courier.position or courier.location)["idle"] += 1  # type: ignore[operator]
+        return {
+            f"{c:x}": {"open_orders": v["open"], "idle_couriers": v["idle"], "eta_minutes": round(fmean(v["eta"]), 1) if v["eta"] else None}  # type: ignore[arg-type]
+            for c, v in sorted(cells.items())
+        }
+
+    def couriers_on_shift(self) -> list[Courier]:
+        return [c for c in self._couriers.values() if c.status != C.OFF_SHIFT]
+
+    def courier_orders(self, courier_id: str) -> list[str]:
+        """Orders on a courier's route (offered, accepted or on board)."""
+        courier = self._couriers.get(courier_id)
+        if courier is None:
+            return []
+        return list(dict.fromkeys([*courier.onboard, *(o for s in courier.route for o in s.order_ids)]))
+
+
+def _location(data: dict[str, object]) -> Location:
+    try:
+        lat, lng = float(data["lat"]), float(data["lng"])  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError):
+        raise InvalidInput("a position needs numeric lat and lng") from None
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise InvalidInput(f"({lat}, {lng}) is not a position on Earth")
+    return Location(lat, lng)
+
+
+def _ids(value: object) -> Iterable[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    raise InvalidInput("orders must be an order id or a list of them")
+
+
+_HANDLERS = {
+    "shift_on": LiveRegionShard._shift_on,
+    "shift_off": LiveRegionShard._shift_off,
+    "position": LiveRegionShard._position,
+    "accept": LiveRegionShard._answer,
+    "decline": LiveRegionShard._answer,
+    "pickup": LiveRegionShard._pickup,
+    "dropoff": LiveRegionShard._dropoff,
+    "store_accept": LiveRegionShard._store_accept,
+    "store_ready": LiveRegionShard._store_ready,
+}
+REPORT_KINDS = frozenset(_HANDLERS)
