@@ -19,6 +19,7 @@ simulator measures. What changes:
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -102,13 +103,12 @@ class LiveRegionShard(RegionShard):
 
     # -- orders ------------------------------------------------------------------------------
     def _receive_order(self, order: Order, now: float) -> None:
-        if self.auto_accept or order.status != OrderStatus.PLACED:
-            super()._receive_order(order, now)
+        store = self.stores.get(order.store_id)
+        if self.auto_accept or order.status != OrderStatus.PLACED or store is None or not store.takes_orders:
+            super()._receive_order(order, now)  # which also refuses an unknown store, fails a closed one's
             return
         if order.id in self.orders:
             raise InvalidInput(f"order {order.id} is already in region {self.region}")
-        if order.store_id not in self.stores:
-            raise InvalidInput(f"order {order.id} names unknown store {order.store_id}")
         order.pay(order.placed_at)
         self.orders[order.id] = order
         self.awaiting_store[order.id] = order
@@ -120,7 +120,7 @@ class LiveRegionShard(RegionShard):
             courier = self._couriers[order.courier_id]
             offer = self.offers.get(courier.id)
             if offer is not None and order_id in offer.order_ids:
-                self._withdraw(offer, now, "an order of the offer was cancelled")
+                self._withdraw(offer, now, "an order of the offer was cancelled", rest=False)
             else:
                 self._drop_from_route(courier, {order_id}, now)
                 self._events.append(self._courier_event(
@@ -128,6 +128,8 @@ class LiveRegionShard(RegionShard):
                 ))
                 self._events.append(order.unassign(now, reason="cancelled by the customer"))
                 self._open[order_id] = order
+                if not courier.route and not courier.onboard and courier.status == C.TO_STORE:
+                    self._call_off_trip(courier, now, f"order {order_id} cancelled")
         if order_id in self.awaiting_store:
             del self.awaiting_store[order_id]
             self._open[order_id] = order  # so the base class closes it like any open order
@@ -149,12 +151,16 @@ class LiveRegionShard(RegionShard):
             stops=[stop_dict(s) for s in stops], expires=offer.expires,
         ))
 
-    def _withdraw(self, offer: Offer, now: float, reason: str) -> None:
-        """An offer declined or unanswered: its orders go back to the pool, the courier rests."""
+    def _withdraw(self, offer: Offer, now: float, reason: str, rest: bool = True) -> None:
+        """An offer declined or unanswered: its orders go back to the pool, the courier rests.
+
+        ``rest=False`` when it is no fault of the courier's (the customer cancelled).
+        """
         courier = self._couriers[offer.courier_id]
         del self.offers[courier.id]
         self._drop_from_route(courier, set(offer.order_ids), now)
-        self.resting[courier.id] = now + self.decline_cooldown
+        if rest:
+            self.resting[courier.id] = now + self.decline_cooldown
         self._events.append(self._courier_event(courier, "offer_withdrawn", now, offer=offer.id, reason=reason))
         for order_id in offer.order_ids:
             order = self.orders[order_id]
@@ -171,6 +177,17 @@ class LiveRegionShard(RegionShard):
                 kept.append(stop if left == stop.order_ids else dataclasses.replace(stop, order_ids=left))
         courier.route = kept
         courier.free_at = kept[-1].depart if kept else max(now, courier.on_time)
+
+    def _call_off_trip(self, courier: Courier, now: float, reason: str) -> None:
+        """A courier on its way to a store has nothing left to fetch: free again (or off shift).
+
+        The courier state machine has no to_store -> idle move, so the change is made here.
+        """
+        courier.status = C.IDLE if now < courier.off_time else C.OFF_SHIFT
+        event = Event(str(courier.status), now, courier.id, "dispatcher", {"reason": reason})
+        courier.history.append(event)
+        self._events.append(event)
+        self.policy.on_courier(courier, now)
 
     def _courier_event(self, courier: Courier, kind: str, now: float, **data: object) -> Event:
         event = Event(kind, now, courier.id, "dispatcher", dict(data))
@@ -199,13 +216,16 @@ class LiveRegionShard(RegionShard):
 
     def _shift_on(self, report: Report, now: float) -> None:
         where = _location(report.data)
-        hours = float(report.data.get("hours", self.shift_hours))  # type: ignore[arg-type]
+        hours = _number(report.data, "hours", self.shift_hours)
         if not 0 < hours <= 24:
             raise InvalidInput(f"a shift lasts more than 0 and at most 24 hours, not {hours}")
         courier = self._couriers.get(report.entity)
         if courier is None:
-            capacity = int(report.data.get("capacity", 4))  # type: ignore[call-overload]
-            self._receive_courier(Courier(report.entity, where, now, now + hours * 60, capacity), now)
+            capacity = int(_number(report.data, "capacity", 4))
+            courier = Courier(report.entity, where, now, now + hours * 60, capacity)
+            # on shift at once, not by a queued start, so later reports of the same batch see it so
+            self._events.append(courier.start_shift(now))
+            self._receive_courier(courier, now)
             return
         if courier.status != C.OFF_SHIFT:
             raise InvalidInput(f"courier {courier.id} is already on shift")
@@ -259,13 +279,14 @@ class LiveRegionShard(RegionShard):
             self._events.append(courier.arrive_at_store(now, stop.node))
         for order_id in stop.order_ids:  # the whole stop: the store hands over what it has for it
             order = self.orders[order_id]
-            if order.ready_at > now:
-                order.ready_at = now
-                self._events.append(order.mark_ready(now))
+            if not order.food_is_ready:  # handed over, so ready by now: early, or its predicted minute not yet realised
+                order.ready_at = min(order.ready_at, now)
+                self._events.append(order.mark_ready(order.ready_at))
             self._events.append(order.pick_up(courier.id, now))
             courier.onboard.append(order_id)
         courier.serving += self.rules.pickup_service
         courier.route.remove(stop)
+        courier.location = courier.position = stop.location  # it is at the store, as a drop-off puts it at the door
         self._events.append(courier.start_delivering(now))
 
     def _dropoff(self, report: Report, now: float) -> None:
@@ -289,14 +310,15 @@ class LiveRegionShard(RegionShard):
         order = self._store_order(report)
         if order.id not in self.awaiting_store:
             raise InvalidInput(f"order {order.id} is {order.status}, not waiting for its store")
-        del self.awaiting_store[order.id]
-        ready_in = report.data.get("ready_in")
-        if ready_in is not None:
-            if float(ready_in) < 0:  # type: ignore[arg-type]
+        if report.data.get("ready_in") is not None:
+            ready_in = _number(report.data, "ready_in", 0.0)
+            if ready_in < 0:
                 raise InvalidInput("ready_in must be non-negative minutes")
-            order.ready_at = max(order.placed_at, now + float(ready_in))  # type: ignore[arg-type]
+            ready_at = max(order.placed_at, now + ready_in)
         else:
-            order.ready_at = max(order.ready_at, now)
+            ready_at = max(order.ready_at, now)
+        del self.awaiting_store[order.id]  # only once the report is known to be good
+        order.ready_at = ready_at
         self._events.append(order.accept(now, report.entity))
         self._events.append(order.start_preparing(now, report.entity))
         self._open[order.id] = order
@@ -379,6 +401,17 @@ def _location(data: dict[str, object]) -> Location:
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
         raise InvalidInput(f"({lat}, {lng}) is not a position on Earth")
     return Location(lat, lng)
+
+
+def _number(data: dict[str, object], key: str, default: float) -> float:
+    value = data.get(key, default)
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(f"{key} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise InvalidInput(f"{key} must be a finite number, not {value!r}")
+    return number
 
 
 def _ids(value: object) -> Iterable[str]:

@@ -1,0 +1,87 @@
+"""The FastAPI application: REST, WebSockets and the customer pages. Stateless per worker.
+
+``create_app`` is a factory (``uvicorn --factory api.app:create_app``): each worker reads the
+``Settings`` from its environment and talks only to Redis; the dispatcher runs elsewhere (the
+live region actors started by ``dispatch serve``).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+
+from actors import live_keys as K
+from api import orders as svc
+from api.hub import Hub
+from api.routes import auth, couriers, ops, orders, stores
+from api.security import TokenError, read_tracking_token
+from api.settings import Settings
+from api.ws import router as ws_router
+from api.ws import tracking_state
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+DESCRIPTION = """Real-time O2O delivery: customers order and track, couriers take offers over a WebSocket,
+stores see their own orders, planners watch zones. The WebSocket protocol is in `docs/websocket-protocol.md`.
+Sign in with `POST /auth/token` (OAuth2 password flow); roles: customer, courier, store, planner, admin."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.redis_url:
+            raise RuntimeError("REDIS_URL is not set: start the service with `dispatch serve`, which starts Redis, or set REDIS_URL")
+        app.state.redis = aioredis.from_url(settings.redis_url, max_connections=512)
+        app.state.emit = app.state.redis.register_script(K.EMIT)
+        app.state.hub = Hub(app.state.redis, settings.ws_ping_s)
+        await app.state.hub.start()
+        try:
+            yield
+        finally:
+            await app.state.hub.stop()
+            await app.state.redis.aclose()
+
+    app = FastAPI(title="O2O dispatch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    for router in (auth.router, orders.router, stores.router, couriers.router, ops.router, ws_router):
+        app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        reasons = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse({"detail": reasons}, status_code=422)
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> FileResponse:
+        return FileResponse(STATIC / "shop.html")
+
+    @app.get("/track/{order_id}", include_in_schema=False)
+    async def track_page(order_id: str) -> FileResponse:
+        return FileResponse(STATIC / "track.html")
+
+    @app.get("/track/{order_id}/state", operation_id="tracking_state", tags=["tracking"])
+    async def track_state(order_id: str, token: str) -> dict:
+        """What the tracking page draws: the order (without PIN), store, courier position, route cells. Needs the tracking token."""
+        try:
+            read_tracking_token(token, settings.tracking_secret, order_id)
+        except TokenError as exc:
+            raise HTTPException(401, str(exc)) from None
+        try:
+            order = await svc.load_order(app.state.redis, order_id)
+        except svc.OrderError as exc:
+            raise HTTPException(exc.status, exc.detail) from None
+        return await tracking_state(app.state.redis, order)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> RedirectResponse:
+        return RedirectResponse("/static/none", status_code=404)
+
+    return app

@@ -1,0 +1,160 @@
+"""Fan-out of Redis pub/sub frames to this worker's sockets (DESIGN.md field notes on WebSockets).
+
+One pub/sub connection per worker, subscribed to a channel while at least one local socket follows
+it; each socket has its own bounded queue and sender task, so one slow client never delays the
+others. A frame goes only to the sockets that follow its order, courier or ops stream.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketState
+
+log = logging.getLogger(__name__)
+QUEUE_LIMIT = 1000
+
+
+def seq_of(frame: str) -> int | None:
+    """The ``seq`` of a stream frame (they all start with '{"seq":N,'), without parsing the JSON."""
+    if frame.startswith('{"seq":'):
+        end = frame.find(",", 7)
+        try:
+            return int(frame[7:end])
+        except ValueError:
+            return None
+    return None
+
+
+class Conn:
+    """One socket: a queue, a sender task, and the last ``seq`` it was sent."""
+
+    def __init__(self, ws: WebSocket, after: int = 0) -> None:
+        self.ws = ws
+        self.last_seq = after
+        self.dropped = 0
+        self.held: list[str] | None = None
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(QUEUE_LIMIT)
+        self.task = asyncio.create_task(self._send())
+
+    def hold(self) -> None:
+        """Keep live frames aside while a replay is queued, so the replay goes out first, in order."""
+        if self.held is None:
+            self.held = []
+
+    def release(self) -> None:
+        held, self.held = self.held, None
+        for frame in held or ():
+            self.push(frame)
+
+    def push_live(self, frame: str) -> None:
+        if self.held is not None:
+            self.held.append(frame)
+        else:
+            self.push(frame)
+
+    def push(self, frame: str) -> None:
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.dropped += 1  # a client this far behind resumes with ``after`` when it reconnects
+
+    def control(self, kind: str, data: dict[str, Any] | None = None) -> None:
+        """A control frame: it repeats the last ``seq`` sent (filled in by the sender)."""
+        self.push(json.dumps({"seq": None, "type": kind, "ts": int(time.time() * 1000), "data": data or {}}, separators=(",", ":")))
+
+    async def _send(self) -> None:
+        try:
+            while True:
+                frame = await self.queue.get()
+                if frame is None:
+                    return
+                seq = seq_of(frame)
+                if frame.startswith('{"seq":null'):
+                    frame = '{"seq":%d' % self.last_seq + frame[11:]
+                elif seq is not None:
+                    if seq <= self.last_seq:
+                        continue  # already sent (a replayed frame also heard live)
+                    self.last_seq = seq
+                if self.ws.client_state != WebSocketState.CONNECTED:
+                    return
+                await self.ws.send_text(frame)
+        except Exception as exc:  # noqa: BLE001 - the socket went away; its handler cleans up
+            log.debug("sender stopped: %s", exc)
+
+    async def close(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.task, 2)
+        self.task.cancel()
+
+
+class Hub:
+    def __init__(self, redis: Any, ping_s: float) -> None:
+        self.r = redis
+        self.ping_s = ping_s
+        self.channels: dict[str, set[Conn]] = {}
+        self.conns: set[Conn] = set()
+        self.pubsub = redis.pubsub()
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.pubsub.subscribe("hub:keepalive")
+        self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._keepalive())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for conn in list(self.conns):
+            await conn.close()
+        with contextlib.suppress(Exception):
+            await self.pubsub.aclose()
+
+    async def follow(self, channel: str, conn: Conn) -> None:
+        async with self._lock:
+            followers = self.channels.get(channel)
+            if followers is None:
+                followers = self.channels[channel] = set()
+                await self.pubsub.subscribe(channel)
+            followers.add(conn)
+            self.conns.add(conn)
+
+    async def leave(self, conn: Conn) -> None:
+        async with self._lock:
+            self.conns.discard(conn)
+            for channel in [c for c, f in self.channels.items() if conn in f]:
+                followers = self.channels[channel]
+                followers.discard(conn)
+                if not followers:
+                    del self.channels[channel]
+                    await self.pubsub.unsubscribe(channel)
+        await conn.close()
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                msg = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis blipped: keep going, sockets resume by seq
+                log.warning("pub/sub read failed: %s", exc)
+                await asyncio.sleep(0.5)
+                continue
+            if msg is None or msg.get("type") != "message":
+                continue
+            channel = msg["channel"].decode()
+            frame = msg["data"].decode()
+            for conn in tuple(self.channels.get(channel, ())):
+                conn.push_live(frame)
+
+    async def _keepalive(self) -> None:
+        while True:
+            await asyncio.sleep(self.ping_s)
+            for conn in tuple(self.conns):
+                conn.control("ping")

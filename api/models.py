@@ -1,0 +1,148 @@
+"""Request and response models of the REST API (the public shapes; internal fields never leak)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Mode = Literal["asap", "scheduled", "timed"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Point(_In):
+    lat: float = Field(ge=-90, le=90, examples=[31.2304])
+    lng: float = Field(ge=-180, le=180, examples=[121.4737])
+
+
+class OrderCreate(_In):
+    """An order from one store to one door. ``scheduled`` needs ``slot_start`` (from a quote); ``timed`` needs ``deliver_at``."""
+
+    store_id: str = Field(min_length=1, max_length=64, examples=["s1"])
+    dropoff: Point
+    mode: Mode = "asap"
+    slot_start: datetime | None = Field(None, description="start of a booked slot (scheduled)")
+    deliver_at: datetime | None = Field(None, description="the exact delivery time (timed)")
+    size: int = Field(1, ge=1, le=4, description="how much of a courier's capacity it takes")
+    note: str = Field("", max_length=500)
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"store_id": "s1", "dropoff": {"lat": 31.2304, "lng": 121.4737}, "mode": "asap"},
+        {"store_id": "s1", "dropoff": {"lat": 31.2304, "lng": 121.4737}, "mode": "timed", "deliver_at": "2026-11-25T12:30:00Z"},
+    ]})
+
+
+class QuoteRequest(_In):
+    store_id: str = Field(min_length=1, max_length=64, examples=["s1"])
+    dropoff: Point
+    mode: Mode = "asap"
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"store_id": "s1", "dropoff": {"lat": 31.2304, "lng": 121.4737}, "mode": "asap"}]})
+
+
+class Slot(BaseModel):
+    start: datetime
+    end: datetime
+    remaining: int
+
+
+class Quote(BaseModel):
+    store_id: str
+    mode: Mode
+    distance_m: float
+    fee_cents: int
+    eta: datetime | None = Field(None, description="asap: expected delivery")
+    eta_minutes: float | None = None
+    slots: list[Slot] = Field(default_factory=list, description="scheduled: bookable slots with free capacity")
+
+
+class Window(BaseModel):
+    earliest: datetime
+    promise: datetime
+    latest: datetime
+
+
+class Tracking(BaseModel):
+    token: str
+    url: str = Field(description="the tracking page")
+    ws: str = Field(description="the tracking WebSocket path")
+
+
+class OrderPublic(BaseModel):
+    id: str
+    status: str
+    store_id: str
+    customer: str
+    mode: Mode
+    dropoff: Point
+    placed_at: datetime
+    window: Window
+    courier: str | None = None
+    eta: datetime | None = None
+    picked_up_at: datetime | None = None
+    delivered_at: datetime | None = None
+    fee_cents: int = 0
+    pin: str | None = Field(None, description="drop-off PIN: shown to the customer only, who tells the courier at the door")
+
+
+class OrderCreated(OrderPublic):
+    tracking: Tracking
+
+
+class Accepted(BaseModel):
+    """The request is in the dispatcher's durable queue; the outcome arrives as frames (and in GET)."""
+
+    accepted: bool = True
+    detail: str
+
+
+class StoreAccept(_In):
+    ready_in: float | None = Field(None, ge=0, le=240, description="minutes until the food is ready")
+
+
+class ShiftChange(_In):
+    on: bool = Field(description="true starts a shift here, false ends it")
+    lat: float | None = Field(None, ge=-90, le=90)
+    lng: float | None = Field(None, ge=-180, le=180)
+    hours: float = Field(8.0, gt=0, le=24)
+    capacity: int = Field(4, ge=1, le=10)
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"on": True, "lat": 31.2304, "lng": 121.4737, "hours": 4}]})
+
+
+class Register(_In):
+    username: str = Field(min_length=3, max_length=40, pattern=r"^[a-zA-Z0-9_.-]+$")
+    password: str = Field(min_length=8, max_length=128)
+
+
+class UserCreate(_In):
+    username: str = Field(min_length=3, max_length=40, pattern=r"^[a-zA-Z0-9_.-]+$")
+    password: str = Field(min_length=8, max_length=128)
+    role: Literal["customer", "courier", "store", "planner", "admin"]
+    entity: str = Field("", max_length=64, description="the store id of a store login; a courier's id (defaults to the user name)")
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    role: str
+    entity: str = ""
+
+
+class StoreOut(BaseModel):
+    id: str
+    name: str
+    lat: float
+    lng: float
+    region: str
+
+
+class ZoneStats(BaseModel):
+    cell: str
+    region: str
+    open_orders: int
+    idle_couriers: int
+    eta_minutes: float | None

@@ -1,0 +1,215 @@
+"""The order side of the service: quote, create (with slot booking), read, cancel. Redis only.
+
+An order is accepted only once it is in Redis: its hash, its place in the customer's and the
+store's lists, and its entry in its region's input stream, written in one MULTI/EXEC. The region's
+shard picks it up at its next cycle; from then on its frames and hash follow the dispatcher.
+"""
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from actors import live_keys as K
+from actors.live_host import minutes_now
+from api.models import OrderCreate, OrderPublic, Point, Quote, Slot, Window
+from api.security import Principal
+from api.settings import Settings
+from dispatch.errors import InvalidInput
+from dispatch.geo import Location, haversine_m
+from dispatch.modes import asap_window, scheduled_window, timed_window
+from dispatch.travel import HaversineTravel
+from dispatch.zones import zone_of
+
+SLOT_ZONE_RES = 7
+_travel = HaversineTravel()
+
+# Take one unit of a slot's capacity, or fail: KEYS[1] counter, ARGV[1] capacity, ARGV[2] ttl seconds.
+TAKE_SLOT = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return -1 end
+n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return n
+"""
+
+
+class OrderError(Exception):
+    """A refusal with its HTTP status and reason."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def dt(minutes: float | None) -> datetime | None:
+    return None if minutes is None else datetime.fromtimestamp(minutes * 60, UTC)
+
+
+def minutes_of(value: datetime) -> float:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp() / 60
+
+
+def slot_key(zone: int, start_minute: float) -> str:
+    return f"slots:{zone:x}:{int(start_minute)}"
+
+
+async def store_of(r: Any, store_id: str) -> dict[str, Any]:
+    raw = await r.hget(K.STORES, store_id)
+    if raw is None:
+        raise OrderError(404, f"store {store_id!r} not found")
+    return json.loads(raw)
+
+
+def fee_cents(distance_m: float, mode: str) -> int:
+    """A flat delivery fee by distance (5 yuan within 2 km, +1 yuan a km after) and mode surcharge."""
+    extra_km = max(0.0, distance_m - 2000) / 1000
+    return 500 + int(math.ceil(extra_km)) * 100 + {"asap": 0, "scheduled": 200, "timed": 300}[mode]
+
+
+async def quote(r: Any, cfg: Settings, store_id: str, dropoff: Point, mode: str) -> Quote:
+    store = await store_of(r, store_id)
+    here, door = Location(store["lat"], store["lng"]), Location(dropoff.lat, dropoff.lng)
+    distance = haversine_m(here, door)
+    if distance > cfg.delivery_radius_m:
+        raise OrderError(422, f"the door is {distance / 1000:.1f} km from store {store_id}; it delivers within {cfg.delivery_radius_m / 1000:.1f} km")
+    now = minutes_now()
+    out = Quote(store_id=store_id, mode=mode, distance_m=round(distance), fee_cents=fee_cents(distance, mode))  # type: ignore[arg-type]
+    if mode == "asap":
+        eta = asap_eta(cfg, here, door, now)
+        out.eta, out.eta_minutes = dt(eta), round(eta - now, 1)
+    elif mode == "scheduled":
+        out.slots = await free_slots(r, cfg, door, now)
+    return out
+
+
+def asap_eta(cfg: Settings, store: Location, door: Location, now: float) -> float:
+    """Preparation, a courier's pickup, the ride and the handover: the dispatch ETA model's direct estimate."""
+    ready = now + cfg.prep_minutes
+    return ready + 2.0 + _travel.minutes(store, door, ready) + 2.0
+
+
+async def free_slots(r: Any, cfg: Settings, door: Location, now: float) -> list[Slot]:
+    zone = zone_of(door, SLOT_ZONE_RES)
+    step = cfg.slot_minutes
+    first = (math.floor((now + 45) / step) + 1) * step  # at least 45 minutes ahead, on the slot grid
+    starts = [first + i * step for i in range(cfg.slot_hours_ahead * 60 // step)]
+    taken = await r.mget([slot_key(zone, s) for s in starts])
+    return [
+        Slot(start=dt(s), end=dt(s + step), remaining=cfg.slot_capacity - int(t or 0))  # type: ignore[arg-type]
+        for s, t in zip(starts, taken, strict=True) if cfg.slot_capacity - int(t or 0) > 0
+    ]
+
+
+async def create_order(r: Any, cfg: Settings, who: Principal, body: OrderCreate) -> dict[str, Any]:
+    store = await store_of(r, body.store_id)
+    here, door = Location(store["lat"], store["lng"]), Location(body.dropoff.lat, body.dropoff.lng)
+    distance = haversine_m(here, door)
+    if distance > cfg.delivery_radius_m:
+        raise OrderError(422, f"the door is {distance / 1000:.1f} km from store {body.store_id}; it delivers within {cfg.delivery_radius_m / 1000:.1f} km")
+    now = minutes_now()
+    slot = None
+    try:
+        if body.mode == "asap":
+            if body.slot_start or body.deliver_at:
+                raise OrderError(422, "an asap order takes neither slot_start nor deliver_at")
+            eta = asap_eta(cfg, here, door, now)
+            window = asap_window(now, max(cfg.asap_promise_min, math.ceil(eta - now) + 5), 90.0)
+        elif body.mode == "scheduled":
+            if body.slot_start is None:
+                raise OrderError(422, "a scheduled order needs slot_start (see POST /quote for free slots)")
+            start = minutes_of(body.slot_start)
+            if int(start) % cfg.slot_minutes or start < now + 45:
+                raise OrderError(422, f"slot_start must be on the {cfg.slot_minutes}-minute grid and at least 45 minutes ahead")
+            window = scheduled_window(now, start, start + cfg.slot_minutes)
+            slot = slot_key(zone_of(door, SLOT_ZONE_RES), start)
+        else:
+            if body.deliver_at is None:
+                raise OrderError(422, "a timed order needs deliver_at")
+            at = minutes_of(body.deliver_at)
+            if at < asap_eta(cfg, here, door, now) + 5:
+                raise OrderError(422, "deliver_at is too soon: it must leave time to prepare and ride (see POST /quote)")
+            if at > now + 7 * 1440:
+                raise OrderError(422, "deliver_at is more than 7 days ahead")
+            window = timed_window(now, at)
+    except InvalidInput as exc:
+        raise OrderError(422, str(exc)) from None
+    if slot is not None:
+        took = await r.eval(TAKE_SLOT, 1, slot, cfg.slot_capacity, 8 * 86400)
+        if took < 0:
+            raise OrderError(409, "that slot is full; choose another from POST /quote")
+    number = await r.incr(K.ORDER_COUNTER)
+    order_id = f"o{number}"
+    region = store["region"]
+    ready_at = max(now + cfg.prep_minutes, window.earliest - 30 if body.mode != "asap" else now)
+    payload = {
+        "id": order_id, "store": body.store_id, "lat": door.lat, "lng": door.lng, "placed_at": now, "ready_at": ready_at,
+        "earliest": window.earliest, "promise": window.promise, "latest": window.latest, "mode": body.mode, "size": body.size,
+    }
+    record = {
+        "id": order_id, "status": "placed", "store": body.store_id, "customer": who.user, "mode": body.mode,
+        "lat": door.lat, "lng": door.lng, "placed_at": now, "earliest": window.earliest, "promise": window.promise,
+        "latest": window.latest, "courier": "", "eta": "", "picked_up_at": "", "delivered_at": "", "region": region,
+        "pin": f"{secrets.randbelow(10_000):04d}", "fee_cents": fee_cents(distance, body.mode), "slot": slot or "", "note": body.note,
+    }
+    pipe = r.pipeline(transaction=True)
+    pipe.hset(K.order_key(order_id), mapping=record)
+    pipe.zadd(f"orders:customer:{who.user}", {order_id: now})
+    pipe.zadd(f"orders:store:{body.store_id}", {order_id: now})
+    pipe.xadd(K.inputs_key(int(region, 16)), {"k": "order", "j": json.dumps(payload)})
+    await pipe.execute()
+    return record
+
+
+def public(record: dict[str, Any], show_pin: bool) -> OrderPublic:
+    def ms(field: str) -> datetime | None:
+        v = record.get(field)
+        return None if v in (None, "") else datetime.fromtimestamp(int(v) / 1000, UTC)
+
+    return OrderPublic(
+        id=record["id"], status=record["status"], store_id=record["store"], customer=record["customer"], mode=record["mode"],
+        dropoff=Point(lat=float(record["lat"]), lng=float(record["lng"])), placed_at=dt(float(record["placed_at"])),  # type: ignore[arg-type]
+        window=Window(earliest=dt(float(record["earliest"])), promise=dt(float(record["promise"])), latest=dt(float(record["latest"]))),  # type: ignore[arg-type]
+        courier=record.get("courier") or None, eta=ms("eta"), picked_up_at=ms("picked_up_at"), delivered_at=ms("delivered_at"),
+        fee_cents=int(record.get("fee_cents") or 0), pin=record.get("pin") if show_pin else None,
+    )
+
+
+async def load_order(r: Any, order_id: str) -> dict[str, Any]:
+    raw = await r.hgetall(K.order_key(order_id))
+    if not raw:
+        raise OrderError(404, f"order {order_id!r} not found")
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def may_see(who: Principal, order: dict[str, Any]) -> bool:
+    """The scope rule: customers their own orders, stores theirs, couriers what they carry, planners and admins all."""
+    return (
+        who.role in ("admin", "planner")
+        or (who.role == "customer" and order["customer"] == who.user)
+        or (who.role == "store" and order["store"] == who.entity)
+        or (who.role == "courier" and order.get("courier") == who.entity)
+    )
+
+
+CANCELLABLE = {"placed", "paid", "accepted", "preparing", "ready", "assigned"}
+
+
+async def request_cancel(r: Any, order: dict[str, Any], who: Principal) -> None:
+    if order["status"] not in CANCELLABLE:
+        raise OrderError(409, f"order {order['id']} is {order['status']}; after pickup ask for a refund instead")
+    pipe = r.pipeline(transaction=True)
+    pipe.xadd(K.inputs_key(int(order["region"], 16)), {"k": "cancel", "j": json.dumps({"order": order["id"], "by": who.user})})
+    if order.get("slot"):
+        pipe.decr(order["slot"])
+    await pipe.execute()
+
+
+async def audit(r: Any, who: Principal, action: str, target: str, **extra: Any) -> None:
+    """Who did what, to what, when: one entry of the audit stream per state-changing action."""
+    await r.xadd(K.AUDIT, {"who": who.user, "role": who.role, "action": action, "target": target,
+                           "at": datetime.now(UTC).isoformat(), **{k: str(v) for k, v in extra.items()}}, maxlen=1_000_000, approximate=True)

@@ -1,0 +1,91 @@
+"""Orders and quotes (customers); reading an order follows the scope rule of ``api.orders.may_see``."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from api import orders as svc
+from api.deps import Caller, Config, Customer, Redis
+from api.idempotency import IdempotencyError, run_once
+from api.models import Accepted, OrderCreate, OrderCreated, OrderPublic, Quote, QuoteRequest, Tracking
+from api.security import tracking_token
+
+router = APIRouter(tags=["orders"])
+
+
+def _fail(exc: svc.OrderError | IdempotencyError) -> HTTPException:
+    return HTTPException(exc.status, exc.detail)
+
+
+@router.post("/quote", response_model=Quote, operation_id="quote_delivery")
+async def quote(body: QuoteRequest, r: Redis, cfg: Config, who: Customer) -> Quote:
+    """Fee and ETA for asap; the bookable slots (with free capacity in the door's zone) for scheduled."""
+    try:
+        return await svc.quote(r, cfg, body.store_id, body.dropoff, body.mode)
+    except svc.OrderError as exc:
+        raise _fail(exc) from None
+
+
+@router.post("/orders", status_code=201, response_model=OrderCreated, operation_id="create_order",
+             responses={409: {"description": "slot full, or the same Idempotency-Key still in progress"}})
+async def create_order(
+    body: OrderCreate, request: Request, r: Redis, cfg: Config, who: Customer,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Any:
+    """Place an order. With an ``Idempotency-Key`` header, a retry returns the first response and creates nothing."""
+
+    async def work() -> tuple[int, Any]:
+        record = await svc.create_order(r, cfg, who, body)
+        await svc.audit(r, who, "create_order", record["id"], store=body.store_id, mode=body.mode)
+        token = tracking_token(record["id"], cfg.tracking_secret, cfg.tracking_token_hours)
+        tracking = Tracking(token=token, url=f"/track/{record['id']}?token={token}", ws=f"/ws/track/{record['id']}?token={token}")
+        return 201, OrderCreated(**svc.public(record, show_pin=True).model_dump(), tracking=tracking).model_dump(mode="json")
+
+    try:
+        status, out = await run_once(r, who.user, idempotency_key, body.model_dump(mode="json"), work)
+    except (svc.OrderError, IdempotencyError) as exc:
+        raise _fail(exc) from None
+    return JSONResponse(out, status_code=status)
+
+
+@router.get("/orders/{order_id}", response_model=OrderPublic, operation_id="get_order")
+async def get_order(order_id: str, r: Redis, who: Caller) -> OrderPublic:
+    try:
+        order = await svc.load_order(r, order_id)
+    except svc.OrderError as exc:
+        raise _fail(exc) from None
+    if not svc.may_see(who, order):
+        raise HTTPException(403, f"order {order_id} is not yours")
+    return svc.public(order, show_pin=who.role in ("customer", "admin"))
+
+
+@router.get("/orders", response_model=list[OrderPublic], operation_id="list_my_orders")
+async def my_orders(r: Redis, who: Customer, limit: int = 50) -> list[OrderPublic]:
+    """The caller's own orders, newest first."""
+    if not 1 <= limit <= 500:
+        raise HTTPException(422, "limit must be 1 to 500")
+    ids = await r.zrevrange(f"orders:customer:{who.user}", 0, limit - 1)
+    out = []
+    for oid in ids:
+        try:
+            out.append(svc.public(await svc.load_order(r, oid.decode()), show_pin=True))
+        except svc.OrderError:
+            continue
+    return out
+
+
+@router.post("/orders/{order_id}/cancel", status_code=202, response_model=Accepted, operation_id="cancel_order",
+             responses={409: {"description": "already picked up, delivered or closed"}})
+async def cancel(order_id: str, r: Redis, who: Customer) -> Accepted:
+    """Cancel before pickup. The dispatcher confirms with a ``cancelled`` status frame."""
+    try:
+        order = await svc.load_order(r, order_id)
+        if who.role != "admin" and order["customer"] != who.user:
+            raise HTTPException(403, f"order {order_id} is not yours")
+        await svc.request_cancel(r, order, who)
+    except svc.OrderError as exc:
+        raise _fail(exc) from None
+    await svc.audit(r, who, "cancel_order", order_id)
+    return Accepted(detail=f"cancellation of {order_id} queued")

