@@ -107,13 +107,23 @@ def store_from_payload(store_id: str, p: dict[str, Any]) -> Store:
     return Store(store_id, Location(float(p["lat"]), float(p["lng"])), p.get("name", ""))
 
 
+LIVE_ORIGIN_S = 1_577_836_800  # 2020-01-01T00:00Z
+"""Live time is minutes since this instant: small enough that the solver's time values (seconds,
+``dispatch.snapshot.FAR`` = 1e9) stay far from its horizon until the 2040s; Unix-epoch seconds would not."""
+
+
 def minutes_now() -> float:
-    """Live time: minutes since the Unix epoch (what every live order and courier time is in)."""
-    return time.time() / 60.0
+    """Live time: minutes since ``LIVE_ORIGIN_S`` (what every live order and courier time is in)."""
+    return (time.time() - LIVE_ORIGIN_S) / 60.0
+
+
+def epoch_s(minutes: float) -> float:
+    """Unix seconds of a live minute."""
+    return minutes * 60.0 + LIVE_ORIGIN_S
 
 
 def epoch_ms(minutes: float | None) -> int | None:
-    return None if minutes is None else int(round(minutes * 60_000))
+    return None if minutes is None else int(round(epoch_s(minutes) * 1000))
 
 
 class LiveHost:

@@ -24,7 +24,8 @@ class Engine(Protocol):
 
 
 def live_spec(settings: Settings) -> LiveSpec:
-    return LiveSpec(policy=settings.policy, rules=ServiceRules(), offer_timeout=settings.offer_timeout_s / 60)
+    return LiveSpec(policy=settings.policy, rules=ServiceRules(), offer_timeout=settings.offer_timeout_s / 60,
+                    auto_accept=settings.auto_accept)
 
 
 class LocalEngine:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from actors import live_keys as K
-from actors.live_host import minutes_now
+from actors.live_host import LIVE_ORIGIN_S, epoch_s, minutes_now
 from api.models import OrderCreate, OrderPublic, Point, Quote, Slot, Window
 from api.security import Principal
 from api.settings import Settings
@@ -45,13 +45,15 @@ class OrderError(Exception):
 
 
 def dt(minutes: float | None) -> datetime | None:
-    return None if minutes is None else datetime.fromtimestamp(minutes * 60, UTC)
+    """A live minute as an aware UTC datetime."""
+    return None if minutes is None else datetime.fromtimestamp(epoch_s(minutes), UTC)
 
 
 def minutes_of(value: datetime) -> float:
+    """An API datetime (naive means UTC) as a live minute."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.timestamp() / 60
+    return (value.timestamp() - LIVE_ORIGIN_S) / 60
 
 
 def slot_key(zone: int, start_minute: float) -> str:
@@ -123,7 +125,7 @@ async def create_order(r: Any, cfg: Settings, who: Principal, body: OrderCreate)
             if body.slot_start is None:
                 raise OrderError(422, "a scheduled order needs slot_start (see POST /quote for free slots)")
             start = minutes_of(body.slot_start)
-            if int(start) % cfg.slot_minutes or start < now + 45:
+            if start % cfg.slot_minutes or start < now + 45:
                 raise OrderError(422, f"slot_start must be on the {cfg.slot_minutes}-minute grid and at least 45 minutes ahead")
             window = scheduled_window(now, start, start + cfg.slot_minutes)
             slot = slot_key(zone_of(door, SLOT_ZONE_RES), start)

@@ -27,11 +27,12 @@ class Settings(BaseSettings):
     scenario: Path | None = Field(None, description="city to serve (stores, area); unset: the demo city")
     demo_accounts: bool = Field(True, description="create demo users (admin, planner, alice, store and courier logins, password 'demo')")
     demo_couriers: int = Field(30, ge=0, le=5000)
-    policy: str = "greedy"
+    policy: str = Field("ortools", description="dispatch policy (greedy or ortools); ortools offers a trip when its courier must leave")
     cycle_s: float = Field(2.0, gt=0, le=60, description="seconds between dispatch cycles of a region")
     snapshot_every: int = Field(30, ge=1, description="cycles between shard snapshots")
     offer_timeout_s: float = Field(30.0, gt=0, description="a courier who does not answer an offer in this time loses it")
     prep_minutes: float = Field(10.0, ge=0, description="predicted preparation time when a store says nothing")
+    auto_accept: bool = Field(True, description="stores accept every order at once; false: an order waits in paid for POST /stores/{id}/orders/{oid}/accept")
     delivery_radius_m: float = Field(6000.0, gt=0)
     asap_promise_min: float = Field(30.0, gt=0)
     slot_minutes: int = Field(30, ge=10, le=240)

@@ -38,7 +38,7 @@ async def store_orders(store_id: str, r: Redis, who: StoreUser, limit: int = 100
     return [svc.public(await svc.load_order(r, i.decode()), show_pin=False) for i in ids]
 
 
-async def _report(r: Any, who: Principal, store_id: str, order_id: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+async def _report(r: Any, who: Principal, store_id: str, order_id: str, kind: str, data: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
     _own(who, store_id)
     try:
         order = await svc.load_order(r, order_id)
@@ -46,6 +46,8 @@ async def _report(r: Any, who: Principal, store_id: str, order_id: str, kind: st
         raise HTTPException(exc.status, exc.detail) from None
     if order["store"] != store_id:
         raise HTTPException(404, f"store {store_id} has no order {order_id}")
+    if order["status"] not in allowed:
+        raise HTTPException(409, f"order {order_id} is {order['status']}")
     payload = {"kind": kind, "entity": store_id, "time": minutes_now(), "data": {"order": order_id, **data}}
     await r.xadd(K.inputs_key(int(order["region"], 16)), {"k": "report", "j": json.dumps(payload)})
     await svc.audit(r, who, kind, order_id)
@@ -56,14 +58,12 @@ async def _report(r: Any, who: Principal, store_id: str, order_id: str, kind: st
 async def accept(store_id: str, order_id: str, r: Redis, who: StoreUser, body: StoreAccept | None = None) -> Accepted:
     """Accept an order (only needed when the service does not auto-accept), optionally saying when it will be ready."""
     data = {} if body is None or body.ready_in is None else {"ready_in": body.ready_in}
-    await _report(r, who, store_id, order_id, "store_accept", data)
+    await _report(r, who, store_id, order_id, "store_accept", data, {"placed", "paid"})
     return Accepted(detail=f"{order_id} accepted by {store_id}")
 
 
 @router.post("/{store_id}/orders/{order_id}/ready", status_code=202, response_model=Accepted, operation_id="store_order_ready")
 async def ready(store_id: str, order_id: str, r: Redis, who: StoreUser) -> Accepted:
     """The food is ready for pickup."""
-    order = await _report(r, who, store_id, order_id, "store_ready", {})
-    if order["status"] not in ("preparing", "assigned", "accepted", "paid", "placed"):
-        raise HTTPException(409, f"order {order_id} is {order['status']}")
+    await _report(r, who, store_id, order_id, "store_ready", {}, {"placed", "paid", "accepted", "preparing", "assigned"})
     return Accepted(detail=f"{order_id} ready")

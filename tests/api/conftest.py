@@ -72,7 +72,9 @@ class Live:
 def start_live(redis_url: str, **overrides: Any) -> tuple[Live, Any]:
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
-    settings = Settings(redis_url=redis_url, engine="local", cycle_s=0.2, demo_couriers=20, offer_timeout_s=5.0, **overrides)
+    # greedy offers at once (ortools, the serve default, waits until a courier must leave: slow for tests)
+    chosen: dict[str, Any] = {"engine": "local", "cycle_s": 0.2, "demo_couriers": 20, "offer_timeout_s": 5.0, "policy": "greedy"}
+    settings = Settings(redis_url=redis_url, **{**chosen, **overrides})
     url, _, regions = prepare(settings)
     engine = LocalEngine(url, live_spec(settings), settings.cycle_s, settings.snapshot_every)
     engine.start(regions)
