@@ -137,7 +137,7 @@ async def tracking_state(r: Any, order: dict[str, Any]) -> dict[str, Any]:
             courier = {"id": order["courier"], "lat": float(c["lat"]), "lng": float(c["lng"])}
     door = (float(order["lat"]), float(order["lng"]))
     shop = (store.get("lat", door[0]), store.get("lng", door[1]))
-    points = [shop, door] if order["status"] in ("picked_up", "delivered") else [shop, door]
+    points = [shop, door]
     if courier and order["status"] not in ("delivered", "cancelled"):
         here = (courier["lat"], courier["lng"])
         points = [here, door] if order["status"] == "picked_up" else [here, shop, door]
