@@ -204,6 +204,8 @@ CANCELLABLE = {"placed", "paid", "accepted", "preparing", "ready", "assigned"}
 async def request_cancel(r: Any, order: dict[str, Any], who: Principal) -> None:
     if order["status"] not in CANCELLABLE:
         raise OrderError(409, f"order {order['id']} is {order['status']}; after pickup ask for a refund instead")
+    if not await r.hsetnx(K.order_key(order["id"]), "cancel_requested", who.user):  # once: a repeat must not free the slot twice
+        raise OrderError(409, f"the cancellation of order {order['id']} is already queued")
     pipe = r.pipeline(transaction=True)
     pipe.xadd(K.inputs_key(int(order["region"], 16)), {"k": "cancel", "j": json.dumps({"order": order["id"], "by": who.user})})
     if order.get("slot"):

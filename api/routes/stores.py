@@ -65,5 +65,5 @@ async def accept(store_id: str, order_id: str, r: Redis, who: StoreUser, body: S
 @router.post("/{store_id}/orders/{order_id}/ready", status_code=202, response_model=Accepted, operation_id="store_order_ready")
 async def ready(store_id: str, order_id: str, r: Redis, who: StoreUser) -> Accepted:
     """The food is ready for pickup."""
-    await _report(r, who, store_id, order_id, "store_ready", {}, {"placed", "paid", "accepted", "preparing", "assigned"})
+    await _report(r, who, store_id, order_id, "store_ready", {}, {"placed", "accepted", "preparing", "assigned"})
     return Accepted(detail=f"{order_id} ready")
