@@ -177,12 +177,12 @@ class LiveHost:
         emitted = int(self.r.get(K.emitted_key(self.region)) or -1)
         decided: dict[int, list[Assignment]] = {}
         for _, f in entries:
-            if f[b"k"] == b"decided":
+            if f.get(b"k") == b"decided":
                 decided[int(f[b"step"])] = [Assignment(c, tuple((k, o) for k, o in stops)) for c, stops in json.loads(f[b"a"])]
         batch = StepInput(now=now, stores=self._pending_stores)
         results = []
         for entry_id, f in entries:
-            kind = f[b"k"]
+            kind = f.get(b"k", b"")  # an entry without a kind is skipped below, not a poison for every tick
             if kind == b"tick":
                 batch.now = max(float(f[b"t"]), self.shard.now)
                 step_no = self.shard.step_no + 1
@@ -211,7 +211,10 @@ class LiveHost:
         elif kind == b"cancel":
             batch.cancellations.append(p["order"])
         elif kind == b"report":
-            batch.reports.append(Report(p["kind"], p["entity"], float(p["time"]), p.get("data", {})))
+            data = p.get("data", {})
+            if not isinstance(data, dict):  # the shard's report handlers read it as a mapping
+                raise ValueError("a report's data must be an object")
+            batch.reports.append(Report(p["kind"], p["entity"], float(p["time"]), data))
         elif kind == b"store":
             batch.stores.append(store_from_payload(p["id"], p))
         else:
@@ -315,11 +318,10 @@ def _event_data(event: Event) -> dict[str, Any]:
 
 def _courier_frame(event: Event) -> tuple[str, dict[str, Any]]:
     data = {"at": epoch_ms(event.time), **event.data}
+    if "stops" in data:  # new dicts: the event (in the shard's history) keeps its minutes
+        data["stops"] = [{**stop, **{k: epoch_ms(stop[k]) for k in ("arrive", "at", "depart")}} for stop in data["stops"]]
     if event.type == "offered":
         data["expires"] = epoch_ms(event.data["expires"])
-        for stop in data.get("stops", []):
-            for k in ("arrive", "at", "depart"):
-                stop[k] = epoch_ms(stop[k])
         return "offer", data
     if event.type in ("offer_withdrawn", "offer_accepted", "route_changed", "shift_ending"):
         return event.type, data

@@ -199,6 +199,7 @@ async def ops(ws: WebSocket, token: str | None = None) -> None:
         await _refuse(ws, "forbidden", f"ops is for planners; you are {who.role}", 4403)
         return
     conn = Conn(ws)
+    conn.hold()  # zones frames heard while the hello is read go out after it
     await app.hub.follow("ops", conn)
     try:
         regions = []
@@ -207,6 +208,7 @@ async def ops(ws: WebSocket, token: str | None = None) -> None:
             if raw:
                 regions.append(json.loads(raw))
         conn.control("hello", {"regions": regions})
+        conn.release()
         await _viewer_loop(ws, conn, app, "ops", "all")
     finally:
         await app.hub.leave(conn)

