@@ -1,0 +1,126 @@
+"""The demo fleet (``api.fleet``) against a live service: simulated courier apps over the real socket."""
+from __future__ import annotations
+
+import asyncio
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.fleet import OPEN_STATUSES, Fleet, distance_m
+from tests.api.conftest import free_port
+
+FAST = {"speedup": 400.0, "ping_s": 0.2}  # 18 km/h x 400 = 2 km/s: a 2 km leg takes a second
+
+
+async def until(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await predicate() if asyncio.iscoroutinefunction(predicate) else predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def place(http: httpx.AsyncClient, alice: dict[str, str], store: dict[str, Any], metres: float, bearing_deg: float) -> dict[str, Any]:
+    b = math.radians(bearing_deg)
+    door = {"lat": store["lat"] + metres * math.cos(b) / 111_000,
+            "lng": store["lng"] + metres * math.sin(b) / (111_000 * math.cos(math.radians(store["lat"])))}
+    reply = await http.post("/orders", json={"store_id": store["id"], "dropoff": door}, headers=alice)
+    assert reply.status_code == 201, reply.text
+    return dict(reply.json())
+
+
+def test_a_fleet_delivers_every_order_over_the_real_socket(live) -> None:
+    store = live.stores()[0]
+    alice = live.headers("alice")
+
+    async def scenario() -> tuple[Fleet, list[dict[str, Any]]]:
+        async with httpx.AsyncClient(base_url=live.base) as http, \
+                Fleet(live.base, couriers=3, stores=[store["id"]], seed=7, **FAST) as fleet:
+            await fleet.ready(timeout=10)
+            assert fleet.counters.on_shift == 3
+            # every phone loses signal for a moment: the offers made meanwhile come on resume (``after``)
+            await asyncio.gather(*(c.drop_connection(offline_s=1.5) for c in fleet.couriers))
+            orders = [await place(http, alice, store, 600 + 300 * i, 90 * i) for i in range(4)]
+            # and one loses it again once it has work: it must carry on where it was
+            busy = await until(lambda: next((c for c in fleet.couriers if c.route), None), 10, "a courier with a route")
+            await busy.drop_connection(offline_s=0.5)
+
+            async def all_delivered() -> list[dict[str, Any]] | None:
+                got = [(await http.get(f"/orders/{o['id']}", headers=alice)).json() for o in orders]
+                return got if all(g["status"] == "delivered" for g in got) else None
+
+            final = await until(all_delivered, 20, "every order delivered")
+            await until(lambda: fleet.counters.delivered == len(orders), 5, "the last drop-off acknowledged")
+            return fleet, final
+
+    fleet, final = asyncio.run(scenario())
+    c = fleet.counters
+    names = {courier.name for courier in fleet.couriers}
+    assert all(o["courier"] in names and o["delivered_at"] and o["picked_up_at"] for o in final)
+    assert c.delivered == 4 and c.picked_up == 4 and sum(x.delivered for x in fleet.couriers) == 4
+    assert c.declined == 0 and c.errors == 0, fleet.recent_errors
+    assert c.accepted >= 1 and c.offers == c.accepted + c.withdrawn
+    assert c.reconnects >= 4 and sum(x.replayed for x in fleet.couriers) >= 1
+    for courier in fleet.couriers:  # resuming with ``after`` lost no stream frame and repeated none
+        seqs = list(courier.stream_seqs)
+        assert seqs == list(range(1, len(seqs) + 1)), (courier.name, seqs)
+    assert c.on_shift == 0  # stop() ended every shift
+    # the service saw the shifts end, and has each courier where its pings last put it (a door, for those that delivered)
+    for courier in fleet.couriers:
+        state = live.wait(lambda n=courier.name: (s := httpx.get(f"{live.base}/couriers/me", headers=live.headers(n)).json())["status"] == "off_shift" and s,
+                          timeout=5, what=f"{courier.name} off shift")
+        assert distance_m((state["lat"], state["lng"]), courier.position) < 5
+
+
+def test_declines_put_the_order_back_for_another_courier(live) -> None:
+    store = live.stores()[0]
+    alice = live.headers("alice")
+
+    async def scenario() -> tuple[Fleet, dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=live.base) as http, \
+                Fleet(live.base, couriers=2, decline_rate=1.0, stores=[store["id"]], seed=3, **FAST) as fleet:
+            await fleet.ready(timeout=10)
+            order = await place(http, alice, store, 800, 45)
+            # both decline: the second offer can only come after the first courier gave the order back
+            await until(lambda: all(c.declined >= 1 for c in fleet.couriers), 15, "both couriers to decline")
+
+            async def back_in_pool() -> dict[str, Any] | None:
+                got = (await http.get(f"/orders/{order['id']}", headers=alice)).json()
+                return got if got["status"] in OPEN_STATUSES else None
+
+            return fleet, await until(back_in_pool, 5, "the order back in the pool")
+
+    fleet, order = asyncio.run(scenario())
+    c = fleet.counters
+    assert c.declined >= 2 and c.accepted == 0 and c.picked_up == 0 and c.delivered == 0
+    assert c.offers >= 2 and c.errors == 0, fleet.recent_errors
+    assert order["courier"] is None and order["status"] not in ("cancelled", "failed")
+
+
+def test_fleet_cli_says_what_is_wrong_and_exits_2(live) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    exe = Path(sys.executable).with_name("dispatch")
+    out = subprocess.run([str(exe), "fleet", "--url", dead, "--duration", "1"], check=False, capture_output=True, text=True, timeout=30)
+    text = out.stdout + out.stderr
+    assert out.returncode == 2, text
+    assert "not reachable" in text and dead in text and "dispatch serve" in text and "Traceback" not in text
+
+    wrong = CliRunner().invoke(app, ["fleet", "--url", live.base, "--password", "nope", "--duration", "1"])
+    assert wrong.exit_code == 2, wrong.output
+    assert "password" in wrong.output and "Traceback" not in wrong.output
+
+    too_many = CliRunner().invoke(app, ["fleet", "--url", live.base, "--couriers", "25", "--duration", "1"])
+    assert too_many.exit_code == 2, too_many.output
+    assert "courier-20" in too_many.output and "--couriers 20" in too_many.output
+
+    helped = CliRunner().invoke(app, ["fleet", "--help"])
+    assert helped.exit_code == 0 and "--speedup" in helped.output and "dispatch serve" in helped.output
