@@ -39,7 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.redis_url:
             raise RuntimeError("REDIS_URL is not set: start the service with `dispatch serve`, which starts Redis, or set REDIS_URL")
-        app.state.redis = aioredis.from_url(settings.redis_url, max_connections=512)
+        # a blocking pool: a burst beyond the pool waits for a connection instead of failing the request
+        pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=256, timeout=20)
+        app.state.redis = aioredis.Redis(connection_pool=pool)
         app.state.emit = app.state.redis.register_script(K.EMIT)
         app.state.hub = Hub(app.state.redis, settings.ws_ping_s)
         await app.state.hub.start()

@@ -1,0 +1,159 @@
+"""Stock per store and SKU in Redis, reserved at checkout by one atomic script: never oversold.
+
+A reservation takes every line of a cart or none: the script checks all lines (stock, and a
+flash sale's per-customer limit) before it changes anything, and Redis runs it without
+interleaving, so however many buyers race for the last units, exactly the stock is sold.
+A reservation is released on cancellation or payment timeout (the units go back) and committed
+on payment (the units stay sold). All three are idempotent per checkout id.
+
+Keys carry the store as a hash tag (``{store}``), so a store's stock, reservations and limits stay
+in one Redis Cluster slot and the scripts stay single-slot.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+def stock_key(store: str) -> str:
+    return f"stock:{{{store}}}"
+
+
+def sold_key(store: str) -> str:
+    return f"sold:{{{store}}}"
+
+
+def reservation_key(store: str, checkout: str) -> str:
+    return f"resv:{{{store}}}:{checkout}"
+
+
+def expiring_key(store: str) -> str:
+    return f"resv-expiring:{{{store}}}"
+
+
+def limit_key(store: str, sku: str, customer: str) -> str:
+    return f"flash:{{{store}}}:{sku}:{customer}"
+
+
+# KEYS: stock, reservation, expiring, then one per line: its limit key (or the stock key when none)
+# ARGV: checkout id, expires (unix s), line count, then per line: sku, qty, limit (0: none)
+RESERVE = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return {2, '', ''} end
+local n = tonumber(ARGV[3])
+for i = 1, n do
+  local sku, qty, limit = ARGV[1 + 3 * i], tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
+  local have = tonumber(redis.call('HGET', KEYS[1], sku) or '-1')
+  if have < 0 then return {0, sku, 'not_sold_here'} end
+  if have < qty then return {0, sku, 'out_of_stock'} end
+  if limit > 0 then
+    local bought = tonumber(redis.call('GET', KEYS[3 + i]) or '0')
+    if bought + qty > limit then return {0, sku, 'limit_reached'} end
+  end
+end
+for i = 1, n do
+  local sku, qty, limit = ARGV[1 + 3 * i], tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
+  redis.call('HINCRBY', KEYS[1], sku, -qty)
+  redis.call('HSET', KEYS[2], sku, qty)
+  if limit > 0 then
+    redis.call('INCRBY', KEYS[3 + i], qty)
+    redis.call('HSET', KEYS[2], 'limit:' .. sku, KEYS[3 + i])
+  end
+end
+redis.call('HSET', KEYS[2], '_state', 'reserved')
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+return {1, '', ''}
+"""
+
+# KEYS: stock, reservation, expiring, sold; ARGV: checkout id. Units (and flash limits) go back.
+RELEASE = """
+local state = redis.call('HGET', KEYS[2], '_state')
+if state ~= 'reserved' and state ~= 'committed' then return 0 end
+local fields = redis.call('HGETALL', KEYS[2])
+for i = 1, #fields, 2 do
+  local f, v = fields[i], fields[i + 1]
+  if string.sub(f, 1, 1) ~= '_' and string.sub(f, 1, 6) ~= 'limit:' then
+    redis.call('HINCRBY', KEYS[1], f, tonumber(v))
+    if state == 'committed' then redis.call('HINCRBY', KEYS[4], f, -tonumber(v)) end
+    local lk = redis.call('HGET', KEYS[2], 'limit:' .. f)
+    if lk then redis.call('DECRBY', lk, tonumber(v)) end
+  end
+end
+redis.call('HSET', KEYS[2], '_state', 'released')
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+"""
+
+# KEYS: reservation, expiring, sold; ARGV: checkout id. The units stay sold.
+COMMIT = """
+if redis.call('HGET', KEYS[1], '_state') ~= 'reserved' then return 0 end
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local f, v = fields[i], fields[i + 1]
+  if string.sub(f, 1, 1) ~= '_' and string.sub(f, 1, 6) ~= 'limit:' then redis.call('HINCRBY', KEYS[3], f, tonumber(v)) end
+end
+redis.call('HSET', KEYS[1], '_state', 'committed')
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    sku: str
+    qty: int
+    limit: int = 0  # a flash sale's per-customer limit; 0: none
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    sku: str
+    reason: str  # not_sold_here | out_of_stock | limit_reached
+
+
+class Inventory:
+    """The three scripts over an async redis-py client."""
+
+    def __init__(self, redis: Any) -> None:
+        self.r = redis
+        self._reserve = redis.register_script(RESERVE)
+        self._release = redis.register_script(RELEASE)
+        self._commit = redis.register_script(COMMIT)
+
+    async def stock(self, store: str, skus: Sequence[str]) -> dict[str, int]:
+        values = await self.r.hmget(stock_key(store), list(skus))
+        return {s: int(v) for s, v in zip(skus, values, strict=True) if v is not None}
+
+    async def set_stock(self, store: str, levels: Mapping[str, int], only_new: bool = True) -> None:
+        pipe = self.r.pipeline()
+        for sku, units in levels.items():
+            (pipe.hsetnx if only_new else pipe.hset)(stock_key(store), sku, int(units))
+        await pipe.execute()
+
+    async def reserve(self, store: str, checkout: str, customer: str, lines: Sequence[Line], expires_s: float) -> Refusal | None:
+        """Reserve every line or none; None when reserved (or already reserved under this checkout id)."""
+        if not lines or any(line.qty < 1 for line in lines):
+            raise ValueError("a reservation needs lines of at least one unit")
+        keys = [stock_key(store), reservation_key(store, checkout), expiring_key(store)]
+        keys += [limit_key(store, line.sku, customer) if line.limit else stock_key(store) for line in lines]
+        argv: list[Any] = [checkout, int(expires_s), len(lines)]
+        for line in lines:
+            argv += [line.sku, line.qty, line.limit]
+        code, sku, reason = await self._reserve(keys=keys, args=argv)
+        if int(code) == 0:
+            return Refusal(sku.decode() if isinstance(sku, bytes) else sku, reason.decode() if isinstance(reason, bytes) else reason)
+        return None
+
+    async def release(self, store: str, checkout: str) -> bool:
+        """Units back on the shelf (a cancellation or an unpaid checkout); False if nothing was held."""
+        done = await self._release(keys=[stock_key(store), reservation_key(store, checkout), expiring_key(store), sold_key(store)], args=[checkout])
+        return bool(done)
+
+    async def commit(self, store: str, checkout: str) -> bool:
+        """Paid: the reserved units are sold for good; False if it was not reserved (released or committed)."""
+        done = await self._commit(keys=[reservation_key(store, checkout), expiring_key(store), sold_key(store)], args=[checkout])
+        return bool(done)
+
+    async def expired(self, store: str, now_s: float, limit: int = 100) -> list[str]:
+        """Checkout ids whose reservation expired unpaid."""
+        return [c.decode() for c in await self.r.zrangebyscore(expiring_key(store), "-inf", now_s, start=0, num=limit)]
