@@ -10,6 +10,7 @@ import json
 import math
 import secrets
 from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 from actors import live_keys as K
@@ -19,7 +20,7 @@ from api.security import Principal
 from api.settings import Settings
 from dispatch.errors import InvalidInput
 from dispatch.geo import Location, haversine_m
-from dispatch.modes import asap_window, scheduled_window, timed_window
+from dispatch.modes import DeliveryWindow, asap_window, scheduled_window, timed_window
 from dispatch.travel import HaversineTravel
 from dispatch.zones import zone_of
 
@@ -107,32 +108,47 @@ async def free_slots(r: Any, cfg: Settings, door: Location, now: float) -> list[
     ]
 
 
-async def create_order(r: Any, cfg: Settings, who: Principal, body: OrderCreate) -> dict[str, Any]:
-    store = await store_of(r, body.store_id)
-    here, door = Location(store["lat"], store["lng"]), Location(body.dropoff.lat, body.dropoff.lng)
+@dataclass(frozen=True, slots=True)
+class DeliveryPlan:
+    """Where and when: the checked door, the window of the chosen mode, and the booked slot (if any)."""
+
+    store: dict[str, Any]
+    door: Location
+    distance_m: float
+    mode: str
+    window: DeliveryWindow
+    slot: str | None
+    placed_at: float
+
+
+async def plan_delivery(r: Any, cfg: Settings, store_id: str, dropoff: Point, mode: str,
+                        slot_start: datetime | None, deliver_at: datetime | None) -> DeliveryPlan:
+    """Check the door and the mode's time and book the slot of a scheduled order (``release_slot`` gives it back)."""
+    store = await store_of(r, store_id)
+    here, door = Location(store["lat"], store["lng"]), Location(dropoff.lat, dropoff.lng)
     distance = haversine_m(here, door)
     if distance > cfg.delivery_radius_m:
-        raise OrderError(422, f"the door is {distance / 1000:.1f} km from store {body.store_id}; it delivers within {cfg.delivery_radius_m / 1000:.1f} km")
+        raise OrderError(422, f"the door is {distance / 1000:.1f} km from store {store_id}; it delivers within {cfg.delivery_radius_m / 1000:.1f} km")
     now = minutes_now()
     slot = None
     try:
-        if body.mode == "asap":
-            if body.slot_start or body.deliver_at:
+        if mode == "asap":
+            if slot_start or deliver_at:
                 raise OrderError(422, "an asap order takes neither slot_start nor deliver_at")
             eta = asap_eta(cfg, here, door, now)
             window = asap_window(now, max(cfg.asap_promise_min, math.ceil(eta - now) + 5), 90.0)
-        elif body.mode == "scheduled":
-            if body.slot_start is None:
+        elif mode == "scheduled":
+            if slot_start is None:
                 raise OrderError(422, "a scheduled order needs slot_start (see POST /quote for free slots)")
-            start = minutes_of(body.slot_start)
+            start = minutes_of(slot_start)
             if start % cfg.slot_minutes or start < now + 45:
                 raise OrderError(422, f"slot_start must be on the {cfg.slot_minutes}-minute grid and at least 45 minutes ahead")
             window = scheduled_window(now, start, start + cfg.slot_minutes)
             slot = slot_key(zone_of(door, SLOT_ZONE_RES), start)
         else:
-            if body.deliver_at is None:
+            if deliver_at is None:
                 raise OrderError(422, "a timed order needs deliver_at")
-            at = minutes_of(body.deliver_at)
+            at = minutes_of(deliver_at)
             if at < asap_eta(cfg, here, door, now) + 5:
                 raise OrderError(422, "deliver_at is too soon: it must leave time to prepare and ride (see POST /quote)")
             if at > now + 7 * 1440:
@@ -144,27 +160,49 @@ async def create_order(r: Any, cfg: Settings, who: Principal, body: OrderCreate)
         took = await r.eval(TAKE_SLOT, 1, slot, cfg.slot_capacity, 8 * 86400)
         if took < 0:
             raise OrderError(409, "that slot is full; choose another from POST /quote")
-    number = await r.incr(K.ORDER_COUNTER)
-    order_id = f"o{number}"
-    region = store["region"]
-    ready_at = max(now + cfg.prep_minutes, window.earliest - 30 if body.mode != "asap" else now)
+    return DeliveryPlan(store, door, distance, mode, window, slot, now)
+
+
+async def release_slot(r: Any, slot: str | None) -> None:
+    if slot:
+        await r.decr(slot)
+
+
+async def new_order_id(r: Any) -> str:
+    return f"o{await r.incr(K.ORDER_COUNTER)}"
+
+
+async def enqueue_order(r: Any, cfg: Settings, who: Principal, plan: DeliveryPlan, order_id: str, *, size: int = 1,
+                        fee: int | None = None, note: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the order and hand it to its region's dispatcher, in one MULTI/EXEC."""
+    now = minutes_now()
+    window, door, store_id = plan.window, plan.door, plan.store["id"]
+    ready_at = max(now + cfg.prep_minutes, window.earliest - 30 if plan.mode != "asap" else now)
+    region = plan.store["region"]
     payload = {
-        "id": order_id, "store": body.store_id, "lat": door.lat, "lng": door.lng, "placed_at": now, "ready_at": ready_at,
-        "earliest": window.earliest, "promise": window.promise, "latest": window.latest, "mode": body.mode, "size": body.size,
+        "id": order_id, "store": store_id, "lat": door.lat, "lng": door.lng, "placed_at": now, "ready_at": ready_at,
+        "earliest": window.earliest, "promise": window.promise, "latest": window.latest, "mode": plan.mode, "size": size,
     }
     record = {
-        "id": order_id, "status": "placed", "store": body.store_id, "customer": who.user, "mode": body.mode,
+        "id": order_id, "status": "placed", "store": store_id, "customer": who.user, "mode": plan.mode,
         "lat": door.lat, "lng": door.lng, "placed_at": now, "earliest": window.earliest, "promise": window.promise,
         "latest": window.latest, "courier": "", "eta": "", "picked_up_at": "", "delivered_at": "", "region": region,
-        "pin": f"{secrets.randbelow(10_000):04d}", "fee_cents": fee_cents(distance, body.mode), "slot": slot or "", "note": body.note,
+        "pin": f"{secrets.randbelow(10_000):04d}", "fee_cents": fee_cents(plan.distance_m, plan.mode) if fee is None else fee,
+        "slot": plan.slot or "", "note": note, **(extra or {}),
     }
     pipe = r.pipeline(transaction=True)
     pipe.hset(K.order_key(order_id), mapping=record)
     pipe.zadd(f"orders:customer:{who.user}", {order_id: now})
-    pipe.zadd(f"orders:store:{body.store_id}", {order_id: now})
+    pipe.zadd(f"orders:store:{store_id}", {order_id: now})
     pipe.xadd(K.inputs_key(int(region, 16)), {"k": "order", "j": json.dumps(payload)})
     await pipe.execute()
     return record
+
+
+async def create_order(r: Any, cfg: Settings, who: Principal, body: OrderCreate) -> dict[str, Any]:
+    """A delivery order without a basket (the commerce checkout builds one with its goods)."""
+    plan = await plan_delivery(r, cfg, body.store_id, body.dropoff, body.mode, body.slot_start, body.deliver_at)
+    return await enqueue_order(r, cfg, who, plan, await new_order_id(r), size=body.size, note=body.note)
 
 
 def public(record: dict[str, Any], show_pin: bool) -> OrderPublic:

@@ -161,7 +161,7 @@ class ProcessTree:
             self.last_rss = self.rss()
             self.peak_rss = max(self.peak_rss, self.last_rss)
 
-    def start(self) -> "ProcessTree":
+    def start(self) -> ProcessTree:
         self.last_rss = self.peak_rss = self.rss()
         self._thread.start()
         return self
@@ -251,7 +251,7 @@ class Uvicorn:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"uvicorn exited with {self.proc.returncode}: {' '.join(self.cmd)}")
             try:
-                with urllib.request.urlopen(self.url + path, timeout=2) as reply:  # noqa: S310 - 127.0.0.1 only
+                with urllib.request.urlopen(self.url + path, timeout=2) as reply:
                     reply.read()
                 if self.workers <= 1 or len(psutil.Process(self.pid).children()) >= self.workers:
                     time.sleep(0.5 if self.workers > 1 else 0)  # the other workers finish their lifespan start-up
