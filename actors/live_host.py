@@ -269,6 +269,9 @@ class LiveHost:
                 "status": str(courier.status), "orders": json.dumps(shard.courier_orders(courier_id)),
                 "region": K.region_tag(self.region),
             })
+        for event in result.events:
+            if event.type == "delivered" and event.entity in shard.orders:
+                pipe.xadd(K.DELIVERED, {"order": event.entity, "at": repr(event.time)}, maxlen=100_000, approximate=True)
         pipe.execute()
         keys, argv = K.emit_args(frames, K.emitted_key(self.region), result.step)
         self.emit(keys=keys, args=argv)

@@ -49,6 +49,7 @@ REGIONS = "live:regions"  # set of region tags served
 STORES = "live:stores"  # hash store id -> JSON
 AUDIT = "audit"  # stream of every state-changing action
 ORDER_COUNTER = "counter:orders"
+DELIVERED = "events:delivered"  # order ids as they are delivered: the shop credits points from it
 
 
 def order_key(order_id: str) -> str:

@@ -20,6 +20,10 @@ from actors import live_keys as K
 from api import orders as svc
 from api.hub import Hub
 from api.routes import auth, couriers, ops, orders, stores
+from api.shop import routes as shop_routes
+from api.shop import workers as shop_workers
+from api.shop.catalog_store import city_catalog
+from api.shop.checkout import Shop
 from api.security import TokenError, read_tracking_token
 from api.settings import Settings
 from api.ws import router as ws_router
@@ -45,15 +49,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.emit = app.state.redis.register_script(K.EMIT)
         app.state.hub = Hub(app.state.redis, settings.ws_ping_s)
         await app.state.hub.start()
+        app.state.shop = Shop(app.state.redis, settings, await city_catalog(app.state.redis))
+        background = shop_workers.start(app.state.shop)
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
             await app.state.hub.stop()
             await app.state.redis.aclose()
 
     app = FastAPI(title="O2O dispatch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    for router in (auth.router, orders.router, stores.router, couriers.router, ops.router, ws_router):
+    for router in (auth.router, orders.router, stores.router, couriers.router, ops.router, shop_routes.router, ws_router):
         app.include_router(router)
 
     @app.exception_handler(RequestValidationError)

@@ -11,6 +11,8 @@ from api.city import load_city, seed_city
 from api.engine import make_engine
 from api.redis_server import EmbeddedRedis
 from api.settings import Settings
+from api.shop.catalog_store import seed_stock
+from api.shop.promotions import seed_promotions
 
 log = logging.getLogger(__name__)
 WS_MAX_BYTES = 1024 * 1024  # beyond this uvicorn closes the socket (1009); below it the app answers too_large
@@ -27,6 +29,8 @@ def prepare(settings: Settings) -> tuple[str, EmbeddedRedis | None, list[int]]:
     try:
         stores = load_city(settings.scenario)
         seed_city(client, stores, settings.demo_accounts, settings.demo_couriers)
+        seed_stock(client)
+        seed_promotions(client)
         regions = sorted({int(t, 16) for t in client.smembers(K.REGIONS)})
     finally:
         client.close()

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     engine: Literal["ray", "local"] = Field("ray", description="where the live region shards run: Ray actors, or threads of the serve process")
     jwt_secret: str = DEV_SECRET
     tracking_secret: str = DEV_SECRET + "-tracking"
+    payment_secret: str = Field(DEV_SECRET + "-payments", description="HMAC secret shared with the payment provider (webhook signatures)")
     data_dir: Path = Field(Path(".o2o-data"), description="embedded Redis keeps its append-only file here")
     scenario: Path | None = Field(None, description="city to serve (stores, area); unset: the demo city")
     demo_accounts: bool = Field(True, description="create demo users (admin, planner, alice, store and courier logins, password 'demo')")
@@ -67,6 +68,8 @@ class Settings(BaseSettings):
                 problems.append("JWT_SECRET must be set (32+ characters)")
             if self.tracking_secret.startswith(DEV_SECRET) or len(self.tracking_secret) < 32:
                 problems.append("TRACKING_SECRET must be set (32+ characters)")
+            if self.payment_secret.startswith(DEV_SECRET) or len(self.payment_secret) < 32:
+                problems.append("PAYMENT_SECRET must be set (32+ characters)")
             if self.demo_accounts:
                 problems.append("DEMO_ACCOUNTS must be false")
             if problems:

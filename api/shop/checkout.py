@@ -1,0 +1,235 @@
+"""Checkout: quote -> place (idempotent) -> pay (a signed webhook) -> the paid order enters dispatch.
+
+Placing reserves everything the order takes, each step undone if a later one fails: the
+delivery slot, the stock (atomic script), one use of the coupon, the points (a ledger entry).
+The checkout then waits for its payment until ``PAYMENT_MINUTES``; the sweeper releases what an
+unpaid checkout holds. A verified ``payment.succeeded`` webhook commits the stock and hands the
+order to its region's dispatcher; a failed one releases everything. Cancelling a paid order
+before pickup gives back stock, coupon and points and records the refund.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from actors.live_host import epoch_s, minutes_now
+from api import orders as svc
+from api.security import Principal
+from api.settings import Settings
+from api.shop import promotions
+from api.shop.inventory import Inventory
+from api.shop.inventory import Line as StockLine
+from api.shop.models import CheckoutQuote, CheckoutRequest, PriceLineOut
+from api.shop.wallet import Wallet
+from commerce.errors import CommerceError
+from commerce.membership import level_for
+from commerce.pricing import CartLine, DeliveryFee, PriceQuote, price_cart
+
+log = logging.getLogger(__name__)
+PAYMENT_MINUTES = 15.0
+EXPIRING = "checkout:expiring"  # zset checkout id -> unix s when its payment window closes
+
+# KEYS: checkout hash; ARGV: from, to. A checkout changes state once: the sweeper, a webhook and a
+# cancellation may race for it, and exactly one of them wins.
+MOVE = """
+if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[2])
+return 1
+"""
+
+
+def checkout_key(order_id: str) -> str:
+    return f"checkout:{order_id}"
+
+
+def spend_key(customer: str) -> str:
+    return f"spend:{customer}"
+
+
+class Shop:
+    """The shop's Redis-backed services for one API worker."""
+
+    def __init__(self, redis: Any, settings: Settings, catalog: Any) -> None:
+        self.r, self.cfg, self.catalog = redis, settings, catalog
+        self.inventory = Inventory(redis)
+        self.wallet = Wallet(redis)
+        self._move = redis.register_script(MOVE)
+
+    # -- pricing -----------------------------------------------------------------------------
+    async def member_level(self, customer: str) -> Any:
+        return level_for(int(await self.r.get(spend_key(customer)) or 0))
+
+    async def price(self, who: Principal, body: CheckoutRequest, distance_m: float) -> tuple[PriceQuote, Any]:
+        store = self.catalog.store(body.store_id)
+        for line in body.lines:
+            self.catalog.item(store.id, line.sku)  # unknown sku or not sold here: CommerceError
+        coupon = None
+        uses = 0
+        if body.coupon:
+            coupon = await promotions.coupon(self.r, body.coupon)
+            if coupon is None:
+                raise CommerceError("unknown_coupon", f"there is no coupon {body.coupon!r}")
+            uses = await self.wallet.coupon_uses(coupon.code, who.user)
+        flash = await promotions.flash_sales(self.r, store.id)
+        bought = {}
+        for f in flash:
+            bought[f.sku] = int(await self.r.get(f"flash:{{{store.id}}}:{f.sku}:{who.user}") or 0)
+        level = await self.member_level(who.user)
+        balance = await self.wallet.balance(who.user) if body.points else 0
+        tree = self.catalog.categories
+        quote = price_cart(
+            [CartLine(line.sku, line.qty) for line in body.lines], store_id=store.id,
+            unit_price=lambda sku: self.catalog.item(store.id, sku).price_cents, category_of=self.catalog.category_of,
+            now=minutes_now(), member=level, coupon=coupon, coupon_uses=uses, tiers=promotions.tiers_for(store.id),
+            flash=flash, flash_bought=bought, points=body.points, points_balance=balance, distance_m=distance_m,
+            mode=body.mode, fees=DeliveryFee(), category_matches=lambda cat, cats: bool(set(tree.ancestors(cat)) & cats) or cat in cats,
+        )
+        return quote, level
+
+    def quote_out(self, store_id: str, quote: PriceQuote, level: Any) -> CheckoutQuote:
+        return CheckoutQuote(
+            store_id=store_id, lines=[PriceLineOut(**asdict(line)) for line in quote.lines], goods_cents=quote.goods_cents,
+            discount_cents=quote.discount_cents, points_used=quote.points_used, points_cents=quote.points_cents,
+            delivery_cents=quote.delivery_cents, total_cents=quote.total_cents, coupon=quote.coupon, member_level=level.name,
+        )
+
+    # -- place -------------------------------------------------------------------------------
+    async def place(self, who: Principal, body: CheckoutRequest) -> dict[str, Any]:
+        """Reserve slot, stock, coupon and points, then open the payment; all or nothing."""
+        plan = await svc.plan_delivery(self.r, self.cfg, body.store_id, body.dropoff, body.mode, body.slot_start, body.deliver_at)
+        undo: list[Any] = [lambda: svc.release_slot(self.r, plan.slot)]
+        try:
+            quote, level = await self.price(who, body, plan.distance_m)
+            order_id = await svc.new_order_id(self.r)
+            flash = {f.sku: f for f in await promotions.flash_sales(self.r, body.store_id)}
+            stock_lines = [StockLine(line.sku, line.qty, flash[line.sku].per_customer_limit if line.sku in quote.flash_units else 0)
+                           for line in _merged(body)]
+            expires = epoch_s(minutes_now() + PAYMENT_MINUTES)
+            refusal = await self.inventory.reserve(body.store_id, order_id, who.user, stock_lines, expires)
+            if refusal is not None:
+                raise CommerceError(refusal.reason, f"{refusal.sku}: {refusal.reason.replace('_', ' ')}")
+            undo.append(lambda: self.inventory.release(body.store_id, order_id))
+            if quote.coupon:
+                coupon = await promotions.coupon(self.r, quote.coupon)
+                await self.wallet.take_coupon(quote.coupon, who.user, coupon.per_customer_limit if coupon else 1)
+                undo.append(lambda: self.wallet.give_back_coupon(quote.coupon, who.user))  # type: ignore[arg-type]
+            if quote.points_used:
+                await self.wallet.points(who.user, -quote.points_used, "spend", order_id, minutes_now())
+                undo.append(lambda: self.wallet.points(who.user, quote.points_used, "refund_spend", order_id, minutes_now()))
+        except BaseException:
+            for step in reversed(undo):
+                await step()
+            raise
+        record = {
+            "id": order_id, "status": "awaiting_payment", "customer": who.user, "store": body.store_id,
+            "lines": json.dumps([line.model_dump() for line in _merged(body)]), "quote": json.dumps(_quote_dict(quote)),
+            "coupon": quote.coupon or "", "points": quote.points_used, "total_cents": quote.total_cents,
+            "goods_paid_cents": quote.total_cents - quote.delivery_cents, "mode": body.mode, "slot": plan.slot or "",
+            "plan": json.dumps({"lat": plan.door.lat, "lng": plan.door.lng, "earliest": plan.window.earliest,
+                                "promise": plan.window.promise, "latest": plan.window.latest, "distance_m": plan.distance_m}),
+            "size": max(1, min(4, sum(line.qty for line in body.lines) // 6 + 1)), "note": body.note,
+            "member_level": level.name, "expires_s": expires, "created": minutes_now(),
+        }
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(checkout_key(order_id), mapping=record)
+        pipe.zadd(EXPIRING, {order_id: expires})
+        await pipe.execute()
+        return record
+
+    # -- pay ---------------------------------------------------------------------------------
+    async def paid(self, order_id: str, amount_cents: int) -> str:
+        """A verified payment: commit the stock and dispatch. Returns what happened."""
+        c = await self.load(order_id)
+        if int(c["total_cents"]) != amount_cents:
+            log.warning("checkout %s: paid %d, expected %s; refunding", order_id, amount_cents, c["total_cents"])
+            await self._record_refund(order_id, amount_cents, "amount mismatch")
+            return "refunded_mismatch"
+        if not await self._move(keys=[checkout_key(order_id)], args=["awaiting_payment", "paid"]):
+            await self._record_refund(order_id, amount_cents, f"paid while {c['status']}")
+            return f"refunded_{c['status']}"
+        await self.inventory.commit(c["store"], order_id)
+        await self.r.zrem(EXPIRING, order_id)
+        await self.r.incrby(spend_key(c["customer"]), int(c["goods_paid_cents"]))
+        who = Principal(c["customer"], "customer", c["customer"])
+        plan = json.loads(c["plan"])
+        store = await svc.store_of(self.r, c["store"])
+        from dispatch.geo import Location
+        from dispatch.modes import DeliveryWindow
+
+        delivery = svc.DeliveryPlan(store, Location(plan["lat"], plan["lng"]), plan["distance_m"], c["mode"],
+                                    DeliveryWindow(plan["earliest"], plan["promise"], plan["latest"]), c["slot"] or None, float(c["created"]))
+        quote = json.loads(c["quote"])
+        await svc.enqueue_order(self.r, self.cfg, who, delivery, order_id, size=int(c["size"]), fee=quote["delivery_cents"],
+                                note=c["note"], extra={"total_cents": c["total_cents"], "checkout": "1"})
+        return "dispatched"
+
+    async def failed(self, order_id: str) -> str:
+        if not await self._move(keys=[checkout_key(order_id)], args=["awaiting_payment", "payment_failed"]):
+            return "ignored"
+        await self._give_back(await self.load(order_id), with_slot=True)
+        return "released"
+
+    async def expire(self, now_s: float) -> int:
+        """Release what unpaid checkouts past their window hold (any worker may run this; one wins each)."""
+        done = 0
+        for order_id in [m.decode() for m in await self.r.zrangebyscore(EXPIRING, "-inf", now_s, start=0, num=200)]:
+            if await self._move(keys=[checkout_key(order_id)], args=["awaiting_payment", "expired"]):
+                await self._give_back(await self.load(order_id), with_slot=True)
+                done += 1
+            await self.r.zrem(EXPIRING, order_id)
+        return done
+
+    async def cancel_paid(self, order_id: str, who: Principal) -> int:
+        """A paid order cancelled before pickup: stock, coupon and points back; the refund recorded. Returns the refund."""
+        if not await self._move(keys=[checkout_key(order_id)], args=["paid", "cancelled"]):
+            raise CommerceError("not_paid", f"order {order_id} has no paid checkout to cancel")
+        c = await self.load(order_id)
+        await self._give_back(c, with_slot=False)  # the dispatch cancellation gives the slot back
+        refund = int(c["total_cents"])
+        await self._record_refund(order_id, refund, f"cancelled by {who.user}")
+        await self.r.decrby(spend_key(c["customer"]), int(c["goods_paid_cents"]))
+        return refund
+
+    async def cancel_unpaid(self, order_id: str) -> bool:
+        if not await self._move(keys=[checkout_key(order_id)], args=["awaiting_payment", "cancelled"]):
+            return False
+        await self._give_back(await self.load(order_id), with_slot=True)
+        await self.r.zrem(EXPIRING, order_id)
+        return True
+
+    async def _give_back(self, c: dict[str, str], with_slot: bool) -> None:
+        await self.inventory.release(c["store"], c["id"])
+        if c.get("coupon"):
+            await self.wallet.give_back_coupon(c["coupon"], c["customer"])
+        if int(c.get("points") or 0):
+            await self.wallet.points(c["customer"], int(c["points"]), "refund_spend", c["id"], minutes_now())
+        if with_slot and c.get("slot"):
+            await svc.release_slot(self.r, c["slot"])
+
+    async def _record_refund(self, order_id: str, cents: int, reason: str) -> None:
+        await self.r.xadd("refunds", {"order": order_id, "cents": cents, "reason": reason, "at": minutes_now()})
+        await self.r.hincrby(checkout_key(order_id), "refunded_cents", cents)
+
+    async def load(self, order_id: str) -> dict[str, str]:
+        raw = await self.r.hgetall(checkout_key(order_id))
+        if not raw:
+            raise CommerceError("unknown_order", f"no checkout {order_id}")
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def _merged(body: CheckoutRequest) -> list[Any]:
+    """Lines of one SKU merged (a cart may list it twice)."""
+    from api.shop.models import Line
+
+    qty: dict[str, int] = {}
+    for line in body.lines:
+        qty[line.sku] = qty.get(line.sku, 0) + line.qty
+    return [Line(sku=s, qty=q) for s, q in qty.items()]
+
+
+def _quote_dict(q: PriceQuote) -> dict[str, Any]:
+    return {"lines": [asdict(line) for line in q.lines], "goods_cents": q.goods_cents, "discount_cents": q.discount_cents,
+            "points_used": q.points_used, "points_cents": q.points_cents, "delivery_cents": q.delivery_cents,
+            "total_cents": q.total_cents, "coupon": q.coupon, "flash_units": dict(q.flash_units)}
