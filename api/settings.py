@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     slot_minutes: int = Field(30, ge=10, le=240)
     slot_capacity: int = Field(20, ge=1, description="scheduled orders per slot per H3 res-7 zone")
     slot_hours_ahead: int = Field(8, ge=1, le=72)
+    payment_minutes: float = Field(15.0, gt=0, description="an unpaid checkout releases its stock, coupon, points and slot after this")
+    sweep_s: float = Field(5.0, gt=0, description="how often each worker looks for unpaid checkouts past their time")
     access_token_minutes: int = Field(12 * 60, ge=1)
     tracking_token_hours: int = Field(24, ge=1)
     ws_ping_s: float = Field(20.0, gt=0)

@@ -2,7 +2,7 @@
 
 Placing reserves everything the order takes, each step undone if a later one fails: the
 delivery slot, the stock (atomic script), one use of the coupon, the points (a ledger entry).
-The checkout then waits for its payment until ``PAYMENT_MINUTES``; the sweeper releases what an
+The checkout then waits for its payment for ``Settings.payment_minutes``; the sweeper releases what an
 unpaid checkout holds. A verified ``payment.succeeded`` webhook commits the stock and hands the
 order to its region's dispatcher; a failed one releases everything. Cancelling a paid order
 before pickup gives back stock, coupon and points and records the refund.
@@ -28,7 +28,6 @@ from commerce.membership import level_for
 from commerce.pricing import CartLine, DeliveryFee, PriceQuote, price_cart
 
 log = logging.getLogger(__name__)
-PAYMENT_MINUTES = 15.0
 EXPIRING = "checkout:expiring"  # zset checkout id -> unix s when its payment window closes
 
 # KEYS: checkout hash; ARGV: from, to. A checkout changes state once: the sweeper, a webhook and a
@@ -106,7 +105,7 @@ class Shop:
             flash = {f.sku: f for f in await promotions.flash_sales(self.r, body.store_id)}
             stock_lines = [StockLine(line.sku, line.qty, flash[line.sku].per_customer_limit if line.sku in quote.flash_units else 0)
                            for line in _merged(body)]
-            expires = epoch_s(minutes_now() + PAYMENT_MINUTES)
+            expires = epoch_s(minutes_now() + self.cfg.payment_minutes)
             refusal = await self.inventory.reserve(body.store_id, order_id, who.user, stock_lines, expires)
             if refusal is not None:
                 raise CommerceError(refusal.reason, f"{refusal.sku}: {refusal.reason.replace('_', ' ')}")

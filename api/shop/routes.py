@@ -15,7 +15,7 @@ from api.deps import Admin, Caller, Config, Customer, Redis
 from api.idempotency import IdempotencyError, run_once
 from api.orders import dt
 from api.shop import promotions
-from api.shop.checkout import PAYMENT_MINUTES, Shop
+from api.shop.checkout import Shop
 from api.shop.models import CheckoutPlaced, CheckoutQuote, CheckoutRequest, Payment, SimulatedPayment
 from commerce.errors import CommerceError
 from commerce.payments import SIGNATURE_HEADER, PaymentIntent, SimulatedProvider, parse_webhook
@@ -111,7 +111,7 @@ async def checkout_quote(body: CheckoutRequest, request: Request, r: Redis, cfg:
              responses={409: {"description": "out of stock, limit reached, coupon used up, not enough points, slot full"}})
 async def place(body: CheckoutRequest, request: Request, r: Redis, cfg: Config, who: Customer,
                 idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> Any:
-    """Reserve the goods and open the payment (``PAYMENT_MINUTES`` to pay). Idempotent with ``Idempotency-Key``."""
+    """Reserve the goods and open the payment (``PAYMENT_MINUTES`` to pay, default 15). Idempotent with ``Idempotency-Key``."""
     shop = shop_of(request)
 
     async def work() -> tuple[int, Any]:
@@ -121,7 +121,7 @@ async def place(body: CheckoutRequest, request: Request, r: Redis, cfg: Config, 
         out = CheckoutPlaced(
             order_id=record["id"], status=record["status"],
             quote=CheckoutQuote(store_id=body.store_id, member_level=record["member_level"], **{k: v for k, v in quote.items() if k != "flash_units"}),
-            payment=Payment(intent=record["id"], amount_cents=int(record["total_cents"]), expires_at=dt(float(record["created"]) + PAYMENT_MINUTES),  # type: ignore[arg-type]
+            payment=Payment(intent=record["id"], amount_cents=int(record["total_cents"]), expires_at=dt(float(record["created"]) + cfg.payment_minutes),  # type: ignore[arg-type]
                             pay_url=f"/payments/{record['id']}/simulate"),
         )
         return 201, out.model_dump(mode="json")

@@ -69,4 +69,4 @@ async def credit_one(shop: Shop, order_id: str) -> int | None:
 
 
 def start(shop: Shop) -> list[asyncio.Task[None]]:
-    return [asyncio.create_task(sweep_unpaid(shop)), asyncio.create_task(credit_points(shop))]
+    return [asyncio.create_task(sweep_unpaid(shop, shop.cfg.sweep_s)), asyncio.create_task(credit_points(shop))]
