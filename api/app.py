@@ -20,6 +20,7 @@ from actors import live_keys as K
 from api import orders as svc
 from api.hub import Hub
 from api.routes import auth, couriers, ops, orders, stores
+from api.shop import aftersales_routes
 from api.shop import routes as shop_routes
 from api.shop import workers as shop_workers
 from api.shop.catalog_store import city_catalog
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="O2O dispatch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    for router in (auth.router, orders.router, stores.router, couriers.router, ops.router, shop_routes.router, ws_router):
+    for router in (auth.router, orders.router, stores.router, couriers.router, ops.router, shop_routes.router, aftersales_routes.router, ws_router):
         app.include_router(router)
 
     @app.exception_handler(RequestValidationError)

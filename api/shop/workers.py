@@ -62,7 +62,9 @@ async def credit_one(shop: Shop, order_id: str) -> int | None:
         return None
     if c["status"] != "paid":
         return None
-    earned = points_earned(int(c["goods_paid_cents"]))
+    goods_paid = int(c["goods_paid_cents"])
+    # an after-sales refund made before this credit ran revoked nothing (``aftersales_store``): earn on what is left
+    earned = points_earned(goods_paid - min(int(c.get("refunded_cents") or 0), goods_paid))
     if earned <= 0:
         return None
     return await shop.wallet.points(c["customer"], earned, "earn", order_id, minutes_now())
