@@ -5,12 +5,18 @@ ready-to-pickup = pickup - ready; utilisation = (driving + pickup and drop-off s
 shift minutes over the whole fleet; courier pay = max(pay per order x orders, pay per hour x shift
 hours). The per-order lower bound is the click-to-door of a courier already waiting at the store:
 preparation + half the pickup service + the direct travel + half the drop-off service.
+
+When the orders carry baskets (a scenario with a ``[shop]``), ``commerce`` adds what was sold:
+GMV = goods after discounts (before points, without the delivery fee) of the delivered orders,
+the same over every placed order, the mean basket and items per basket, and the coupon use rate
+(baskets with a coupon applied / baskets). ``mode_share`` is each delivery mode's share of the
+orders placed.
 """
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -31,7 +37,43 @@ def _stats(values: Sequence[float]) -> dict[str, float | None]:
     }
 
 
-def compute_kpis(orders: Sequence[OrderRecord], couriers: Sequence[CourierRecord], rules: ServiceRules) -> dict[str, Any]:
+class BasketFacts(Protocol):
+    """What the KPIs read of an order's basket (``commerce.shopper.Basket`` has it)."""
+
+    @property
+    def value_cents(self) -> int: ...  # goods after discounts
+
+    @property
+    def items(self) -> int: ...
+
+    @property
+    def coupon(self) -> str | None: ...  # the coupon applied, if any
+
+
+def basket_kpis(orders: Sequence[OrderRecord], baskets: Mapping[str, BasketFacts]) -> dict[str, Any] | None:
+    """GMV, mean basket and coupon use of the orders that have a basket; None when none has one."""
+    mine = [(o, baskets[o.id]) for o in orders if o.id in baskets]
+    if not mine:
+        return None
+    n = len(mine)
+    placed = sum(b.value_cents for _, b in mine)
+    delivered = sum(b.value_cents for o, b in mine if o.delivered_at is not None)
+    return {
+        "baskets": n,
+        "gmv_yuan": delivered / 100,
+        "gmv_placed_yuan": placed / 100,
+        "mean_basket_yuan": placed / n / 100,
+        "mean_items": sum(b.items for _, b in mine) / n,
+        "coupon_use_rate": sum(1 for _, b in mine if b.coupon is not None) / n,
+    }
+
+
+def compute_kpis(
+    orders: Sequence[OrderRecord],
+    couriers: Sequence[CourierRecord],
+    rules: ServiceRules,
+    baskets: Mapping[str, BasketFacts] | None = None,
+) -> dict[str, Any]:
     delivered = [o for o in orders if o.delivered_at is not None]
     n, d = len(orders), len(delivered)
     ctd = [o.delivered_at - o.placed_at for o in delivered]  # type: ignore[operator]
@@ -85,4 +127,6 @@ def compute_kpis(orders: Sequence[OrderRecord], couriers: Sequence[CourierRecord
         "total_pay": pay,
         "cost_per_order": pay / d if d else None,
         "by_mode": by_mode,
+        "mode_share": {mode: m["orders"] / n for mode, m in by_mode.items()},
+        "commerce": basket_kpis(orders, baskets) if baskets else None,
     }

@@ -128,6 +128,16 @@ def kpi_table(summary: dict[str, Any]) -> Table:
     for mode, m in k["by_mode"].items():
         if mode != "asap" or len(k["by_mode"]) > 1:
             rows.append((f"{mode}: delivered, on time", f"{m['delivered']} / {m['orders']}, {_fmt((m['on_time_share'] or 0) * 100, ' %')}"))
+    share = k.get("mode_share") or {}
+    if set(share) - {"asap"}:
+        rows.append(("scheduled / timed share of orders", " / ".join(_fmt(share.get(m, 0.0) * 100, " %") for m in ("scheduled", "timed"))))
+    shop = k.get("commerce")
+    if shop:
+        rows += [
+            ("GMV, delivered (goods after discounts)", f"¥{shop['gmv_yuan']:,.2f}"),
+            ("mean basket; items per basket", f"¥{shop['mean_basket_yuan']:.2f}; {shop['mean_items']:.1f}"),
+            ("coupon use rate", _fmt(shop["coupon_use_rate"] * 100, " %")),
+        ]
     rows.append(("regions (shards) / steps / wall time", f"{summary['regions']} / {summary['steps']} / {summary['wall_seconds']:.1f} s"))
     for name, value in rows:
         table.add_row(name, value)

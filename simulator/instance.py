@@ -1,13 +1,14 @@
 """The input of a simulation: stores, orders with their timings, courier shifts, rules, travel.
 
 Both sources produce it: an MDRP day (``simulator.mdrp``) and a synthetic city scenario
-(``simulator.scenario``). Specs are immutable; each run builds fresh domain objects from them, so
+(``simulator.scenario``); a scenario's orders may carry the customer's priced basket
+(``commerce.shopper.Basket``), which the dispatch never sees but the run's KPIs report. Specs are immutable; each run builds fresh domain objects from them, so
 runs are independent and repeatable.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dispatch.courier import Courier
 from dispatch.geo import Location
@@ -17,6 +18,9 @@ from dispatch.rules import ServiceRules
 from dispatch.store import Store
 from dispatch.travel import TravelModel
 from dispatch.zones import REGION_RES
+
+if TYPE_CHECKING:
+    from commerce.shopper import Basket
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,7 @@ class OrderSpec:
     window: DeliveryWindow
     mode: DeliveryMode = DeliveryMode.ASAP
     size: int = 1
+    basket: Basket | None = field(default=None, hash=False)  # what the customer bought (scenarios with [shop])
 
     def build(self) -> Order:
         return Order(self.id, self.store_id, self.dropoff, self.placed_at, self.ready_at, self.window, self.mode, self.size)

@@ -1,4 +1,4 @@
-"""What a run leaves behind: ``kpis.json``, the timeline, and for MDRP days the evaluator's files."""
+"""What a run leaves behind: ``kpis.json``, the timeline, the orders (with their baskets), and for MDRP days the evaluator's files."""
 from __future__ import annotations
 
 import csv
@@ -13,9 +13,14 @@ from simulator.instance import Instance
 from simulator.mdrp import write_solution
 
 
+def baskets_of(instance: Instance) -> dict[str, Any]:
+    """Order id -> the customer's basket, for the orders that have one."""
+    return {o.id: o.basket for o in instance.orders if o.basket is not None}
+
+
 def summarise(result: SimulationResult, instance: Instance) -> dict[str, Any]:
     """KPIs plus the facts of the run (what ran, how long, where)."""
-    kpis = compute_kpis(result.orders, result.couriers, instance.rules)
+    kpis = compute_kpis(result.orders, result.couriers, instance.rules, baskets_of(instance))
     return {
         "instance": result.instance,
         "policy": result.policy,
@@ -39,8 +44,10 @@ def write_outputs(out: Path, result: SimulationResult, instance: Instance, summa
         writer.writerow(["time", "open_orders", "active_orders", "delivered", "idle_couriers", "busy_couriers"])
         for t in result.timeline:
             writer.writerow([t.time, t.open_orders, t.active_orders, t.delivered, t.idle_couriers, t.busy_couriers])
+    baskets = baskets_of(instance)
     with (out / "orders.csv").open("w", newline="") as fh:
-        rows = [asdict(o) for o in sorted(result.orders, key=lambda o: (o.placed_at, o.id))]
+        rows = [(asdict(o) | _basket_columns(baskets.get(o.id))) if baskets else asdict(o)
+                for o in sorted(result.orders, key=lambda o: (o.placed_at, o.id))]
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["id"])
         writer.writeheader()
         writer.writerows(rows)
@@ -48,3 +55,12 @@ def write_outputs(out: Path, result: SimulationResult, instance: Instance, summa
         write_solution(out, result.assignments, result.orders, result.couriers)
         written += [out / f"solution_info_{k}.txt" for k in ("assignments", "orders", "couriers")]
     return written
+
+
+def _basket_columns(basket: Any) -> dict[str, Any]:
+    """The basket's columns in orders.csv (blank for an order without one)."""
+    if basket is None:
+        return {"items": None, "goods_cents": None, "discount_cents": None, "value_cents": None, "delivery_cents": None, "coupon": None}
+    q = basket.quote
+    return {"items": basket.items, "goods_cents": q.goods_cents, "discount_cents": q.discount_cents,
+            "value_cents": basket.value_cents, "delivery_cents": q.delivery_cents, "coupon": basket.coupon}

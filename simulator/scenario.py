@@ -6,8 +6,28 @@ validated by pydantic models (unknown keys are errors, so a typo never silently 
 default) and every problem surfaces as one ``InputError`` naming the file, the line and the
 dotted field. ``build_instance`` then draws one concrete day from it, deterministically for a seed.
 
-Randomness is split into independent streams (stores, orders, couriers) spawned from the seed, so
-changing the fleet leaves the orders untouched: fleet-size comparisons see the same demand.
+Randomness is split into independent streams (stores, orders, preparation, couriers, baskets)
+spawned from the seed, so changing the fleet leaves the orders untouched: fleet-size comparisons
+see the same demand, baskets included.
+
+**Baskets.** A scenario with a ``[shop]`` table (the demo city has one) sends every customer through
+the shop's checkout (``commerce.shopper.Shopper`` over ``commerce.demo_catalog``, with the demo
+coupons and 满减 tiers of ``commerce.promotions``): each order gets a priced basket from its store,
+and the basket shapes the order:
+
+- ``size`` (courier capacity units) = 1 + items // ``shop.items_per_size`` (6: up to 5 items is one
+  unit, 6-11 two, ...), capped at 4 and at the largest shift capacity, so every order fits a courier;
+- preparation = the store's own draw + ``shop.prep_per_item`` (0.5 min) per item beyond the first,
+  at most ``shop.prep_extra_max`` (5 min) extra; the prep multiplier scales both parts, and the
+  store's ``prep.max`` still caps the total;
+- the delivery mode still comes from ``[mix]``, but a grocery basket (a store selling mostly
+  groceries) of at least ``shop.book_ahead_items`` items drawn ASAP is booked into a slot instead
+  with probability ``shop.book_ahead_share``: big grocery shops are booked ahead more often, so the
+  scheduled share ends up slightly above ``mix.scheduled``;
+- the basket is priced for that mode and the store-to-door distance (the delivery fee).
+
+Without ``[shop]``, and for a store the catalog does not stock (or whose stock has run out), an
+order has no basket and size 1, and its preparation and mode are drawn exactly as before.
 """
 from __future__ import annotations
 
@@ -34,7 +54,11 @@ from pydantic import (
     model_validator,
 )
 
-from dispatch.geo import EARTH_RADIUS_M, Location
+from commerce.demo_catalog import demo_catalog
+from commerce.pricing import CartLine
+from commerce.promotions import DEMO_COUPONS, tiers_for
+from commerce.shopper import Shopper
+from dispatch.geo import EARTH_RADIUS_M, Location, haversine_m
 from dispatch.modes import DeliveryMode, DeliveryWindow, asap_window, scheduled_window, timed_window
 from dispatch.rules import ServiceRules
 from dispatch.travel import HaversineTravel
@@ -44,6 +68,7 @@ from simulator.instance import CourierSpec, Instance, OrderSpec, StoreSpec
 
 MINUTES_PER_DAY = 1440.0
 OVERRIDE_KEYS = ("demand_multiplier", "fleet_multiplier", "prep_multiplier")
+MAX_ORDER_SIZE = 4  # an order never takes more than a whole courier (capacity 4)
 _MAX_TRIES = 2000  # rejection-sampling attempts before a point is declared impossible to place
 
 
@@ -197,8 +222,12 @@ class PrepTime(_Model):
             raise ValueError("prep max must be at least prep min")
         return self
 
-    def sample(self, rng: np.random.Generator, multiplier: float = 1.0) -> float:
-        """One draw; the multiplier scales the draw (mean and sd alike) before clamping."""
+    def sample(self, rng: np.random.Generator, multiplier: float = 1.0, extra: float = 0.0) -> float:
+        """One draw; the multiplier scales the draw (mean and sd alike) before clamping.
+
+        ``extra`` minutes (a big basket's) are added after the lower clamp, scaled by the multiplier
+        too, and the upper clamp still applies to the total.
+        """
         if self.sd == 0:
             value = self.mean
         elif self.dist == "lognormal":
@@ -208,7 +237,7 @@ class PrepTime(_Model):
             shape = (self.mean / self.sd) ** 2
             value = float(rng.gamma(shape, self.sd**2 / self.mean))
         value *= multiplier
-        value = max(value, self.min)
+        value = max(value, self.min) + extra * multiplier
         return min(value, self.max) if self.max is not None else value
 
 
@@ -307,6 +336,18 @@ class MixConfig(_Model):
         return self
 
 
+class ShopConfig(_Model):
+    """Customers shop through the commerce checkout: every order gets a priced basket (module docstring)."""
+
+    catalog: Literal["demo"] = Field("demo", description="demo: commerce.demo_catalog over the scenario's stores (each gets the menu its name suggests).")
+    coupon_share: float = Field(0.5, ge=0, le=1, description="Share of customers who try one of the demo coupons (an unfit one is dropped at checkout).")
+    items_per_size: int = Field(6, ge=1, description="Order size = 1 + items // items_per_size, capped at 4 and the largest shift capacity.")
+    prep_per_item: float = Field(0.5, ge=0, description="Extra preparation minutes per item beyond the first.")
+    prep_extra_max: float = Field(5.0, ge=0, description="At most this many extra preparation minutes.")
+    book_ahead_items: int = Field(8, ge=1, description="A grocery basket of at least this many items is a big shop.")
+    book_ahead_share: float = Field(0.3, ge=0, le=1, description="Chance that a big grocery shop drawn ASAP is booked into a slot instead.")
+
+
 class ShiftConfig(_Model):
     """A block of identical courier shifts."""
 
@@ -337,6 +378,7 @@ class Scenario(_Model):
     store_generation: StoreGeneration | None = Field(None, description="Randomly generated stores (in addition to explicit ones).")
     demand: DemandConfig
     mix: MixConfig = Field(default_factory=MixConfig)
+    shop: ShopConfig | None = Field(None, description="Baskets through the commerce checkout; omitted = orders without baskets, size 1.")
     shifts: list[ShiftConfig] = Field(min_length=1, description="Courier shift blocks.")
 
     @field_validator("stores")
@@ -636,10 +678,12 @@ def build_instance(scenario: Scenario, seed: int | None = None, overrides: Mappi
     if problems:
         loc, message = problems[0]
         raise InputError(scenario.name, message, field=_dotted(loc))
-    store_seq, order_seq, prep_seq, courier_seq = np.random.SeedSequence(seed).spawn(4)
+    # a fifth stream for the baskets: spawn(5) keeps the first four children of spawn(4) unchanged
+    store_seq, order_seq, prep_seq, courier_seq, basket_seq = np.random.SeedSequence(seed).spawn(5)
     sampler = _AreaSampler(scenario.area, scenario.name)
     stores = _build_stores(scenario, sampler, np.random.default_rng(store_seq))
-    orders = _build_orders(scenario, stores, sampler, np.random.default_rng(order_seq), np.random.default_rng(prep_seq), knobs)
+    shop = _Shop.build(scenario, stores, basket_seq) if scenario.shop is not None else None
+    orders = _build_orders(scenario, stores, sampler, np.random.default_rng(order_seq), np.random.default_rng(prep_seq), knobs, shop)
     couriers = _build_couriers(scenario, sampler, np.random.default_rng(courier_seq), knobs.fleet)
     travel = scenario.travel
     return Instance(
@@ -678,6 +722,39 @@ def _build_stores(scenario: Scenario, sampler: _AreaSampler, rng: np.random.Gene
     return stores
 
 
+@dataclass(frozen=True, slots=True)
+class _Shop:
+    """The day's shoppers (``[shop]``) and the booking draws of their big baskets, both from the basket stream."""
+
+    config: ShopConfig
+    shopper: Shopper
+    booking_rng: np.random.Generator
+    max_size: int
+
+    @staticmethod
+    def build(scenario: Scenario, stores: list[_Store], seq: np.random.SeedSequence) -> _Shop:
+        config = scenario.shop
+        assert config is not None
+        shopper_seq, booking_seq = seq.spawn(2)
+        catalog = demo_catalog([(s.spec.id, s.spec.name or s.spec.id, s.spec.location.lat, s.spec.location.lng) for s in stores])
+        shopper = Shopper(catalog, DEMO_COUPONS, tiers_for, int(shopper_seq.generate_state(1)[0]), coupon_share=config.coupon_share)
+        max_size = min(MAX_ORDER_SIZE, max(s.capacity for s in scenario.shifts))
+        return _Shop(config, shopper, np.random.default_rng(booking_seq), max_size)
+
+    def size(self, items: int) -> int:
+        return min(1 + items // self.config.items_per_size, self.max_size)
+
+    def prep_extra(self, items: int) -> float:
+        return min(self.config.prep_per_item * max(0, items - 1), self.config.prep_extra_max)
+
+    def books_ahead(self, store_id: str, items: int) -> bool:
+        """A big grocery shop drawn ASAP is booked into a slot with probability ``book_ahead_share``."""
+        cfg = self.config
+        if items < cfg.book_ahead_items or cfg.book_ahead_share <= 0 or not self.shopper.big_baskets(store_id):
+            return False
+        return bool(self.booking_rng.random() < cfg.book_ahead_share)
+
+
 def _build_orders(
     scenario: Scenario,
     stores: list[_Store],
@@ -685,8 +762,13 @@ def _build_orders(
     rng: np.random.Generator,
     prep_rng: np.random.Generator,
     knobs: _Knobs,
+    shop: _Shop | None = None,
 ) -> tuple[OrderSpec, ...]:
-    """Arrivals, drop-offs, store choice, preparation and delivery mode, in that order of draws."""
+    """Arrivals, drop-offs, store choice, preparation and delivery mode, in that order of draws.
+
+    The baskets draw from their own stream (``shop``), so the draws of the order stream are the
+    same with or without them.
+    """
     period = scenario.time
     times = _arrival_times(scenario.demand.segments(), period.start, period.end, knobs.demand, rng)
     dropoffs = _dropoffs(len(times), scenario.demand, sampler, rng)
@@ -696,10 +778,23 @@ def _build_orders(
     orders: list[OrderSpec] = []
     for i, (placed, drop, store_index, mode_index) in enumerate(zip(times, dropoffs, chosen, modes), start=1):
         store = stores[int(store_index)]
+        store_id = store.spec.id
         placed = round(float(placed), 2)
-        ready = round(placed + store.prep.sample(prep_rng, knobs.prep), 2)
-        mode, window = _window(int(mode_index), placed, scenario, rng)
-        orders.append(OrderSpec(f"o{i}", store.spec.id, drop, placed, ready, window, mode))
+        mode_index, window_rng = int(mode_index), rng
+        lines: tuple[CartLine, ...] = ()
+        items, extra, size = 0, 0.0, 1
+        if shop is not None and shop.shopper.sells(store_id):
+            lines = shop.shopper.fill(store_id)
+            items = sum(line.qty for line in lines)
+            size, extra = shop.size(items), shop.prep_extra(items)
+            if mode_index == 0 and shop.books_ahead(store_id, items):
+                mode_index, window_rng = 1, shop.booking_rng  # the order stream stays as it was
+        ready = round(placed + store.prep.sample(prep_rng, knobs.prep, extra), 2)
+        mode, window = _window(mode_index, placed, scenario, window_rng)
+        basket = None
+        if shop is not None and lines:
+            basket = shop.shopper.checkout(store_id, lines, placed, str(mode), haversine_m(store.spec.location, drop))
+        orders.append(OrderSpec(f"o{i}", store_id, drop, placed, ready, window, mode, size, basket))
     return tuple(orders)
 
 

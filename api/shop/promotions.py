@@ -1,7 +1,8 @@
 """The demo city's promotions: coupons, each store's full-reduction tiers (满减), flash sales in Redis.
 
 Coupons and flash sales live in Redis (an admin adds a flash sale at run time); tiers are a
-store setting. ``seed_promotions`` writes the demo coupons once.
+store setting. The demo coupons and tiers themselves are plain data in ``commerce.promotions``
+(the simulator's shoppers use them too); ``seed_promotions`` writes the demo coupons once.
 """
 from __future__ import annotations
 
@@ -9,17 +10,14 @@ import json
 import math
 from typing import Any
 
-from commerce.pricing import Coupon, FlashSale, ReductionTier
+from commerce.pricing import Coupon, FlashSale
+from commerce.promotions import DEFAULT_TIERS, DEMO_COUPONS, tiers_for
+
+__all__ = ["COUPONS", "DEFAULT_TIERS", "DEMO_COUPONS", "FLASH", "coupon", "coupon_from", "coupon_json", "flash_from",
+           "flash_json", "flash_sales", "seed_promotions", "tiers_for"]
 
 COUPONS = "shop:coupons"
 FLASH = "shop:flash"
-DEMO_COUPONS = (
-    Coupon("WELCOME10", "threshold", 1000, min_spend_cents=5000, per_customer_limit=1),
-    Coupon("SAVE5", "fixed", 500, min_spend_cents=2000, per_customer_limit=3),
-    Coupon("NOODLE15", "percent", 1500, categories=frozenset({"noodles"}), max_off_cents=2000, per_customer_limit=2),
-    Coupon("FRESH20", "percent", 2000, categories=frozenset({"grocery"}), max_off_cents=3000, stacks_with_reductions=True),
-)
-DEFAULT_TIERS = (ReductionTier(3000, 300), ReductionTier(6000, 800), ReductionTier(10000, 1500))
 
 
 def coupon_json(c: Coupon) -> str:
@@ -68,7 +66,3 @@ async def coupon(r: Any, code: str) -> Coupon | None:
 async def flash_sales(r: Any, store_id: str) -> list[FlashSale]:
     raw = await r.hgetall(f"{FLASH}:{store_id}")
     return [flash_from(v) for v in raw.values()]
-
-
-def tiers_for(store_id: str) -> tuple[ReductionTier, ...]:
-    return DEFAULT_TIERS
