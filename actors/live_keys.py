@@ -105,3 +105,22 @@ def emit_args(frames: list[tuple[str, str, str, bool]], guard: str = "", step: i
         keys += [seq, frames_stream]
         argv += [channel, body, "1" if durable else "0"]
     return keys, argv
+
+
+# A courier's ping in one round trip: store its position and, when ``fanout`` is "1", publish the
+# position frame to every order on its route (the hash's ``orders``, kept by its shard). The order
+# keys are built here as ``stream("order", id)`` builds them: seq:order:{id} and track:{id}.
+# KEYS[1]: courier hash. ARGV: lat, lng, at (ms), fanout, body (frame without seq).
+PING = """
+redis.call('HSET', KEYS[1], 'lat', ARGV[1], 'lng', ARGV[2], 'at', ARGV[3])
+if ARGV[4] ~= '1' then return 0 end
+local raw = redis.call('HGET', KEYS[1], 'orders')
+if not raw then return 0 end
+local n = 0
+for _, o in ipairs(cjson.decode(raw)) do
+  local seq = redis.call('INCR', 'seq:order:' .. o)
+  redis.call('PUBLISH', 'track:' .. o, '{"seq":' .. seq .. ',' .. string.sub(ARGV[5], 2))
+  n = n + 1
+end
+return n
+"""

@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=256, timeout=20)
         app.state.redis = aioredis.Redis(connection_pool=pool)
         app.state.emit = app.state.redis.register_script(K.EMIT)
+        app.state.ping = app.state.redis.register_script(K.PING)
         app.state.hub = Hub(app.state.redis, settings.ws_ping_s)
         await app.state.hub.start()
         app.state.shop = Shop(app.state.redis, settings, await city_catalog(app.state.redis))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 
 import redis
 
@@ -37,9 +38,15 @@ def prepare(settings: Settings) -> tuple[str, EmbeddedRedis | None, list[int]]:
     return url, embedded, regions
 
 
+def _exit_on_term(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "info") -> None:
     import uvicorn
 
+    # uvicorn re-raises SIGTERM after its shutdown; a handler that exits lets the finally below stop Redis
+    signal.signal(signal.SIGTERM, _exit_on_term)
     url, embedded, regions = prepare(settings)
     os.environ["REDIS_URL"] = url  # the uvicorn workers read their Settings from the environment
     engine = make_engine(settings, url)

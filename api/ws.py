@@ -9,6 +9,7 @@ from typing import Any
 import h3
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.exceptions import RedisError
 
 from actors import live_keys as K
 from actors.live_host import minutes_now
@@ -226,8 +227,6 @@ class CourierSession:
         self.cfg = self.app.settings
         self.last_fanout = 0.0
         self.last_report = 0.0
-        self.orders: list[str] = []
-        self.orders_read = 0.0
 
     async def state(self) -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in (await self.r.hgetall(K.courier_key(self.me))).items()}
@@ -284,19 +283,15 @@ class CourierSession:
         return True
 
     async def ping(self, lat: float, lng: float) -> None:
-        """Latest position to Redis; a position frame to each order's tracker (throttled); the dispatcher now and then."""
+        """Latest position and (throttled) a position frame to each order's tracker, in one Redis round trip;
+        the dispatcher hears of it every ``position_report_s`` seconds."""
         now = time.time()
         at = int(now * 1000)
-        await self.r.hset(K.courier_key(self.me), mapping={"lat": lat, "lng": lng, "at": at})
-        if now - self.orders_read > 2.0:
-            raw = await self.r.hget(K.courier_key(self.me), "orders")
-            self.orders = json.loads(raw) if raw else []
-            self.orders_read = now
-        if self.orders and now - self.last_fanout >= self.cfg.position_throttle_s:
+        fanout = now - self.last_fanout >= self.cfg.position_throttle_s
+        if fanout:
             self.last_fanout = now
-            body = K.frame_body("position", {"courier": self.me, "lat": lat, "lng": lng, "at": at}, at)
-            keys, argv = K.emit_args([("order", o, body, False) for o in self.orders])
-            await self.app.emit(keys=keys, args=argv)
+        body = K.frame_body("position", {"courier": self.me, "lat": lat, "lng": lng, "at": at}, at)
+        await self.app.ping(keys=[K.courier_key(self.me)], args=[lat, lng, at, "1" if fanout else "0", body])
         if now - self.last_report >= self.cfg.position_report_s:
             self.last_report = now
             await self.report("position", {"lat": lat, "lng": lng})
@@ -327,7 +322,11 @@ async def courier(ws: WebSocket, token: str | None = None, after: int = 0) -> No
             if isinstance(frame, tuple):
                 conn.control("error", {"code": frame[0], "detail": frame[1], "ref": frame[2]})
                 continue
-            await session.handle(frame)
+            try:
+                await session.handle(frame)
+            except RedisError as exc:  # an overloaded or blipping Redis fails this frame, not the socket
+                log.warning("courier %s: %s frame failed: %s", session.me, frame.type, exc)
+                conn.control("error", {"code": "unavailable", "detail": "try again shortly", "ref": frame.id})
     except WebSocketDisconnect:
         pass
     finally:

@@ -19,7 +19,7 @@ from api import orders as svc
 from api.security import Principal
 from api.settings import Settings
 from api.shop import promotions
-from api.shop.inventory import Inventory
+from api.shop.inventory import Inventory, limit_key
 from api.shop.inventory import Line as StockLine
 from api.shop.models import CheckoutQuote, CheckoutRequest, PriceLineOut
 from api.shop.wallet import Wallet
@@ -45,6 +45,11 @@ def checkout_key(order_id: str) -> str:
 
 def spend_key(customer: str) -> str:
     return f"spend:{customer}"
+
+
+def sale_id(sale: Any) -> str:
+    """A flash sale's identity for its per-customer counters: its start (a later sale of the SKU counts afresh)."""
+    return repr(float(sale.starts))
 
 
 class Shop:
@@ -74,7 +79,7 @@ class Shop:
         flash = await promotions.flash_sales(self.r, store.id)
         bought = {}
         for f in flash:
-            bought[f.sku] = int(await self.r.get(f"flash:{{{store.id}}}:{f.sku}:{who.user}") or 0)
+            bought[f.sku] = int(await self.r.get(limit_key(store.id, f.sku, who.user, sale_id(f))) or 0)
         level = await self.member_level(who.user)
         balance = await self.wallet.balance(who.user) if body.points else 0
         tree = self.catalog.categories
@@ -103,8 +108,18 @@ class Shop:
             quote, level = await self.price(who, body, plan.distance_m)
             order_id = await svc.new_order_id(self.r)
             flash = {f.sku: f for f in await promotions.flash_sales(self.r, body.store_id)}
-            stock_lines = [StockLine(line.sku, line.qty, flash[line.sku].per_customer_limit if line.sku in quote.flash_units else 0)
-                           for line in _merged(body)]
+            stock_lines = []
+            for line in _merged(body):
+                sale = flash.get(line.sku)
+                if line.sku not in quote.flash_units or sale is None:
+                    stock_lines.append(StockLine(line.sku, line.qty))
+                    continue
+                # The limit caps units at the flash price (docs/pricing.md step 1: the rest of the quantity is at the
+                # store price), and the script counts the line's whole quantity: its headroom is the limit plus the
+                # units the quote priced at the store price, so a cart the quote accepted is reserved as quoted, and an
+                # order priced at the flash price before a concurrent one was reserved is still refused (limit_reached).
+                at_store_price = line.qty - quote.flash_units[line.sku]
+                stock_lines.append(StockLine(line.sku, line.qty, sale.per_customer_limit + at_store_price, sale_id(sale)))
             expires = epoch_s(minutes_now() + self.cfg.payment_minutes)
             refusal = await self.inventory.reserve(body.store_id, order_id, who.user, stock_lines, expires)
             if refusal is not None:

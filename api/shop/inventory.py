@@ -32,8 +32,9 @@ def expiring_key(store: str) -> str:
     return f"resv-expiring:{{{store}}}"
 
 
-def limit_key(store: str, sku: str, customer: str) -> str:
-    return f"flash:{{{store}}}:{sku}:{customer}"
+def limit_key(store: str, sku: str, customer: str, sale: str = "") -> str:
+    """Units a customer bought under one flash sale (``sale`` tells the sales of a SKU apart: a new sale starts at 0)."""
+    return f"flash:{{{store}}}:{sku}:{customer}" + (f":{sale}" if sale else "")
 
 
 # KEYS: stock, reservation, expiring, then one per line: its limit key (or the stock key when none)
@@ -103,6 +104,7 @@ class Line:
     sku: str
     qty: int
     limit: int = 0  # a flash sale's per-customer limit; 0: none
+    sale: str = ""  # which flash sale the limit belongs to (``limit_key``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +137,7 @@ class Inventory:
         if not lines or any(line.qty < 1 for line in lines):
             raise ValueError("a reservation needs lines of at least one unit")
         keys = [stock_key(store), reservation_key(store, checkout), expiring_key(store)]
-        keys += [limit_key(store, line.sku, customer) if line.limit else stock_key(store) for line in lines]
+        keys += [limit_key(store, line.sku, customer, line.sale) if line.limit else stock_key(store) for line in lines]
         argv: list[Any] = [checkout, int(expires_s), len(lines)]
         for line in lines:
             argv += [line.sku, line.qty, line.limit]

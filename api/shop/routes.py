@@ -14,6 +14,7 @@ from api import orders as svc
 from api.deps import Admin, Caller, Config, Customer, Redis
 from api.idempotency import IdempotencyError, run_once
 from api.orders import dt
+from api.security import tracking_token
 from api.shop import promotions
 from api.shop.checkout import Shop
 from api.shop.models import CheckoutPlaced, CheckoutQuote, CheckoutRequest, Payment, SimulatedPayment
@@ -89,7 +90,10 @@ async def search(request: Request, q: str, store_id: str | None = None, limit: i
         found = shop.catalog.search(q, store_id=store_id, limit=min(max(limit, 1), 100))
     except CommerceError as exc:
         raise refuse(exc) from None
-    return [item_out(shop, i) for i in found]
+    stock: dict[str, dict[str, int]] = {}  # the live levels in Redis, not the catalog's seed stock
+    for sid in {i.store_id for i in found}:
+        stock[sid] = await shop.inventory.stock(sid, [i.sku for i in found if i.store_id == sid])
+    return [item_out(shop, i, stock[i.store_id].get(i.sku, 0)) for i in found]
 
 
 # -- checkout ----------------------------------------------------------------------------------
@@ -134,16 +138,21 @@ async def place(body: CheckoutRequest, request: Request, r: Redis, cfg: Config, 
 
 
 @router.get("/checkout/orders/{order_id}", operation_id="get_checkout")
-async def get_checkout(order_id: str, request: Request, who: Caller) -> dict[str, Any]:
-    """A checkout's state (awaiting_payment, paid, payment_failed, expired, cancelled) and its price lines."""
+async def get_checkout(order_id: str, request: Request, cfg: Config, who: Caller) -> dict[str, Any]:
+    """A checkout's state (awaiting_payment, paid, payment_failed, expired, cancelled) and its price lines; once paid,
+    ``tracking`` (token, url, ws): the order's login-free tracking link, as ``POST /orders`` gives it."""
     try:
         c = await shop_of(request).load(order_id)
     except CommerceError as exc:
         raise refuse(exc) from None
     if who.role not in ("admin", "planner") and c["customer"] != who.user:
         raise HTTPException(403, f"order {order_id} is not yours")
-    return {"order_id": order_id, "status": c["status"], "total_cents": int(c["total_cents"]), "quote": json.loads(c["quote"]),
-            "refunded_cents": int(c.get("refunded_cents", 0)), "lines": json.loads(c["lines"])}
+    out = {"order_id": order_id, "status": c["status"], "total_cents": int(c["total_cents"]), "quote": json.loads(c["quote"]),
+           "refunded_cents": int(c.get("refunded_cents", 0)), "lines": json.loads(c["lines"])}
+    if c["status"] == "paid":  # the order exists in dispatch from payment on
+        token = tracking_token(order_id, cfg.tracking_secret, cfg.tracking_token_hours)
+        out["tracking"] = {"token": token, "url": f"/track/{order_id}?token={token}", "ws": f"/ws/track/{order_id}?token={token}"}
+    return out
 
 
 @router.post("/checkout/orders/{order_id}/cancel", operation_id="cancel_checkout")
@@ -160,6 +169,8 @@ async def cancel_checkout(order_id: str, request: Request, r: Redis, who: Custom
             refund = 0
         elif c["status"] == "paid":
             order = await svc.load_order(r, order_id)
+            if order["status"] not in svc.CANCELLABLE:  # picked up or delivered: after-sales, not a cancellation
+                raise CommerceError("too_late", f"order {order_id} is {order['status']}; after pickup ask for a refund instead")
             await svc.request_cancel(r, order, who)
             refund = await shop.cancel_paid(order_id, who)
         else:
