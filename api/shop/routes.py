@@ -9,7 +9,6 @@ import httpx
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from actors.live_host import epoch_s
 from api import orders as svc
 from api.deps import Admin, Caller, Config, Customer, Redis
 from api.idempotency import IdempotencyError, run_once

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import time
-from typing import Any
 
 from actors import live_keys as K
 from actors.live_host import minutes_now
