@@ -39,8 +39,8 @@ _COURIER_MOVES: dict[CourierStatus, frozenset[CourierStatus]] = {
 class Stop:
     """A timed stop: arrive, serve at ``at`` (the pickup/drop-off instant), depart."""
 
-    kind: str  # "pickup" | "dropoff"
-    node: str  # store id for a pickup, order id for a drop-off (MDRP's location ids)
+    kind: str  # "pickup" | "dropoff" | "reposition"
+    node: str  # store id for a pickup, order id for a drop-off (MDRP's location ids), "h3:<cell hex>" for a reposition
     location: Location
     order_ids: tuple[str, ...]
     arrive: float
@@ -110,8 +110,12 @@ class Courier:
         """All stops done: idle while on shift, off shift after it."""
         return self._go(C.OFF_SHIFT if time >= self.off_time else C.IDLE, time)
 
-    def record_move(self, depart: float, origin: str, destination: str, arrive: float, dest_loc: Location) -> None:
-        self.history.append(Event("move", depart, self.id, "courier", {"origin": origin, "destination": destination, "arrive": arrive}))
+    def record_move(self, depart: float, origin: str, destination: str, arrive: float, dest_loc: Location,
+                    reposition: bool = False) -> None:
+        data: dict[str, Any] = {"origin": origin, "destination": destination, "arrive": arrive}
+        if reposition:  # a move without orders, toward forecast demand (``dispatch.reposition``)
+            data["reposition"] = True
+        self.history.append(Event("move", depart, self.id, "courier", data))
         self.driving += arrive - depart
         self.leg = (self.location, depart, dest_loc, arrive)
 

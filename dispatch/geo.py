@@ -55,3 +55,17 @@ class PlanarFrame:
         lat = self.lat0 + math.degrees(y / EARTH_RADIUS_M)
         lng = self.lng0 + math.degrees(x / (EARTH_RADIUS_M * math.cos(math.radians(self.lat0))))
         return Location(lat=lat, lng=lng, x=float(x), y=float(y))
+
+
+def in_frame_of(point: Location, ref: Location) -> Location:
+    """``point`` with planar metres in the ``PlanarFrame`` of ``ref`` (unchanged if ``ref`` has none).
+
+    For a point made from lat/lng only (an H3 cell centre) in a planar (MDRP) world: the frame's
+    origin latitude follows from ``ref`` (``lat0 = lat - deg(y / R)``), so the inverse projection is exact.
+    """
+    if ref.x is None or ref.y is None:
+        return point
+    lat0 = ref.lat - math.degrees(ref.y / EARTH_RADIUS_M)
+    x = ref.x + math.radians(point.lng - ref.lng) * EARTH_RADIUS_M * math.cos(math.radians(lat0))
+    y = ref.y + math.radians(point.lat - ref.lat) * EARTH_RADIUS_M
+    return Location(point.lat, point.lng, x, y)

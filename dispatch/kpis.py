@@ -89,6 +89,7 @@ def compute_kpis(
     per_courier = Counter(o.courier_id for o in delivered)
     pay = sum(max(rules.pay_per_order * per_courier.get(c.id, 0), rules.pay_per_hour * (c.off_time - c.on_time) / 60.0) for c in couriers)
     busy = sum(c.driving + c.serving for c in couriers)
+    repositions = [m for c in couriers for m in c.moves if m.reposition]
 
     by_mode: dict[str, dict[str, Any]] = {}
     for mode in sorted({o.mode for o in orders}):
@@ -126,6 +127,10 @@ def compute_kpis(
         "orders_per_courier_hour": d / hours if hours else None,
         "total_pay": pay,
         "cost_per_order": pay / d if d else None,
+        "repositioning": {  # moves without orders toward forecast demand (dispatch.reposition); their driving is in utilisation
+            "moves": len(repositions),
+            "minutes": float(sum(m.arrival - m.departure for m in repositions)),
+        },
         "by_mode": by_mode,
         "mode_share": {mode: m["orders"] / n for mode, m in by_mode.items()},
         "commerce": basket_kpis(orders, baskets) if baskets else None,

@@ -14,7 +14,9 @@ simulator measures. What changes:
   they started their shift (no hand-offs between live shards);
 - with ``auto_accept`` off, an order waits for its store's ``store_accept`` before dispatch;
 - an order already given to a courier can still be cancelled until it is picked up: its stops
-  leave the courier's route, and the courier hears of it.
+  leave the courier's route, and the courier hears of it;
+- a policy's reposition (``dispatch.reposition``: move an idle courier toward forecast demand) is
+  ignored: live couriers are not sent anywhere without orders.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from dispatch.errors import InvalidInput
 from dispatch.events import Event
 from dispatch.geo import Location
 from dispatch.order import Order, OrderStatus
-from dispatch.policy import DispatchPolicy
+from dispatch.policy import Assignment, DispatchPolicy
 from dispatch.region import _READY, _SHIFT_END, RegionShard, Report
 from dispatch.rules import ServiceRules
 from dispatch.travel import TravelModel
@@ -136,6 +138,9 @@ class LiveRegionShard(RegionShard):
         super()._cancel(order_id, now)
 
     # -- decisions become offers -------------------------------------------------------------
+    def _reposition(self, courier: Courier, decision: Assignment, now: float) -> None:
+        """Repositioning is not offered to live couriers (yet): the decision is dropped."""
+
     def _schedule(self, courier: Courier, stops: list[Stop], now: float) -> None:
         self._offer_no += 1
         offer = Offer(

@@ -24,6 +24,8 @@ class Assignment:
 
     ``stops`` are ("pickup" | "dropoff", order_id) pairs; consecutive pickups at one store are one
     stop. ``Assignment.bundle`` is the common case: pick up orders of one store, drop them in turn.
+    ``Assignment.reposition_to`` sends an idle, empty courier to the centre of an H3 cell (one stop
+    ("reposition", cell hex), no orders: ``dispatch.reposition``); it is idle there on arrival.
     """
 
     courier_id: str
@@ -33,9 +35,18 @@ class Assignment:
     def bundle(cls, courier_id: str, order_ids: Sequence[str]) -> "Assignment":
         return cls(courier_id, tuple(("pickup", o) for o in order_ids) + tuple(("dropoff", o) for o in order_ids))
 
+    @classmethod
+    def reposition_to(cls, courier_id: str, cell: str) -> "Assignment":
+        """Move an idle, empty courier to the centre of H3 cell ``cell`` (hex id), to wait there."""
+        return cls(courier_id, (("reposition", cell),))
+
     @property
     def order_ids(self) -> tuple[str, ...]:
         return tuple(o for kind, o in self.stops if kind == "pickup")
+
+    @property
+    def is_reposition(self) -> bool:
+        return any(kind == "reposition" for kind, _ in self.stops)
 
 
 class DispatchView(Protocol):

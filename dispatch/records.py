@@ -42,6 +42,7 @@ class MoveRecord:
     origin: str  # the courier's own id stands for its on-location
     destination: str
     arrival: float
+    reposition: bool = False  # a move without orders to an H3 cell centre (its destination is "h3:<hex>")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ Plain Python, so the simulator, the Ray actors (``actors/``) and the tests run t
 driven by ``step(now, inputs)``: new orders and couriers come in, every timed action up to ``now``
 is realised with its exact time (food ready, shift start and end, each leg, pickup and drop-off),
 the policy ticks, and its assignments become timed routes. Couriers that end up idle in another
-region are handed back to the caller, which moves them to that region's shard.
+region are handed back to the caller, which moves them to that region's shard. A policy may also
+send an idle, empty courier to an H3 cell's centre (a reposition, ``dispatch.reposition``): it is
+busy while it moves (a ``move`` flagged ``reposition``) and idle where it arrives (``repositioned``).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from dispatch.geo import Location, haversine_m
 from dispatch.order import Order, OrderStatus
 from dispatch.policy import Assignment, DispatchPolicy
 from dispatch.records import AssignmentRecord, CourierRecord, MoveRecord, OrderRecord
-from dispatch.routes import plan_stops
+from dispatch.routes import REPOSITION_PREFIX, plan_stops
 from dispatch.rules import ServiceRules
 from dispatch.store import Store
 from dispatch.travel import TravelModel
@@ -254,7 +256,7 @@ class RegionShard:
             assert stop is not None
             if stop.kind == "pickup" and courier.status in (CourierStatus.IDLE, CourierStatus.DELIVERING, CourierStatus.AT_STORE):
                 ev.append(courier.head_to_store(time, stop.node))
-            courier.record_move(time, courier.node, stop.node, stop.arrive, stop.location)
+            courier.record_move(time, courier.node, stop.node, stop.arrive, stop.location, reposition=stop.kind == "reposition")
             ev.append(courier.history[-1])
         elif what == "arrive":
             assert stop is not None
@@ -262,6 +264,10 @@ class RegionShard:
             courier.position = stop.location
             if stop.kind == "pickup":
                 ev.append(courier.arrive_at_store(time, stop.node))
+            elif stop.kind == "reposition":
+                event = Event("repositioned", time, courier.id, "courier", {"cell": stop.node.removeprefix(REPOSITION_PREFIX)})
+                courier.history.append(event)
+                ev.append(event)
         elif what == "serve":
             assert stop is not None
             if stop.kind == "pickup":
@@ -270,7 +276,7 @@ class RegionShard:
                     ev.append(self.orders[order_id].pick_up(courier.id, time))
                     courier.onboard.append(order_id)
                 ev.append(courier.start_delivering(time))
-            else:
+            elif stop.kind == "dropoff":
                 courier.serving += self.rules.dropoff_service
                 for order_id in stop.order_ids:
                     ev.append(self.orders[order_id].deliver(courier.id, time))
@@ -279,7 +285,8 @@ class RegionShard:
             courier.route.popleft()
         elif what == "finish":
             courier.leg = None
-            ev.append(courier.finish_route(time))
+            if courier.status != CourierStatus.IDLE or time >= courier.off_time:  # idle already after a reposition alone
+                ev.append(courier.finish_route(time))
             self.policy.on_courier(courier, time)
         if actions:
             self._push(actions[0][0], _COURIER, "courier", courier_id)
@@ -295,6 +302,9 @@ class RegionShard:
                 raise InvalidInput(f"order {order.id} is {order.status}, not open for dispatch")
         if courier.status == CourierStatus.OFF_SHIFT:
             raise InvalidInput(f"courier {courier.id} is off shift")
+        if decision.is_reposition:
+            self._reposition(courier, decision, now)
+            return
         stops = plan_stops(courier, decision, now, self.order, lambda s: self.stores[s].location, self.travel, self.rules)
         load = peak = len(courier.onboard)
         for stop in [*courier.route, *stops]:
@@ -313,6 +323,15 @@ class RegionShard:
             if stop.kind == "pickup":
                 ids = tuple(sorted(stop.order_ids, key=lambda o: drop_time.get(o, float("inf"))))
                 self.assignments.append(AssignmentRecord(now, stop.at, courier.id, stop.node, ids))
+        self._schedule(courier, stops, now)
+
+    def _reposition(self, courier: Courier, decision: Assignment, now: float) -> None:
+        """Send an idle, empty courier to a cell centre: a move with no service; idle there on arrival."""
+        if len(decision.stops) != 1:
+            raise InvalidInput(f"a reposition of courier {courier.id} is one stop and nothing else")
+        if courier.status != CourierStatus.IDLE or courier.route or courier.onboard or now >= courier.off_time:
+            raise InvalidInput(f"courier {courier.id} is not idle and empty on shift: it cannot be repositioned")
+        stops = plan_stops(courier, decision, now, self.order, lambda s: self.stores[s].location, self.travel, self.rules)
         self._schedule(courier, stops, now)
 
     def _schedule(self, courier: Courier, stops: list[Stop], now: float) -> None:
@@ -401,7 +420,7 @@ def order_record(order: Order, store_loc: Location, travel: TravelModel, rules: 
 
 def courier_record(courier: Courier) -> CourierRecord:
     moves = tuple(
-        MoveRecord(e.time, e.data["origin"], e.data["destination"], e.data["arrive"])
+        MoveRecord(e.time, e.data["origin"], e.data["destination"], e.data["arrive"], bool(e.data.get("reposition", False)))
         for e in courier.history if e.type == "move"
     )
     return CourierRecord(courier.id, courier.on_time, courier.off_time, moves, courier.driving, courier.serving)

@@ -23,6 +23,7 @@ from dispatch.records import AssignmentRecord, CourierRecord, OrderRecord
 from dispatch.geo import haversine_m
 from dispatch.region import ShardSpec, StepInput, StepResult
 from dispatch.zones import cell_center, home_region, region_of
+from simulator.forecasting import resolve_reposition
 from simulator.instance import Instance
 from simulator.runtime import LocalRuntime, ShardRuntime
 
@@ -72,6 +73,7 @@ def run_simulation(
         raise ValueError("the dispatch cycle must be positive")
     started = time.perf_counter()
     runtime = runtime or LocalRuntime()
+    policy_params, reposition = resolve_reposition(instance, policy_params)  # reposition=True: learn the forecast here
     res = instance.region_res
     store_region = {s.id: region_of(s.location, res) for s in instance.stores}
     regions = sorted(set(store_region.values()))
@@ -137,9 +139,12 @@ def run_simulation(
     clock.run()
 
     orders, couriers, assignments = runtime.collect()
+    meta: dict[str, Any] = {}
+    if policy_params.get("reposition"):
+        meta["reposition"] = {**(reposition or {}), "moves": sum(m.reposition for c in couriers for m in c.moves)}
     return SimulationResult(
         instance.name, policy, seed, orders, couriers, assignments, timeline, regions, steps,
-        time.perf_counter() - started, rejected,
+        time.perf_counter() - started, rejected, meta,
     )
 
 
