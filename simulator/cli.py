@@ -261,6 +261,210 @@ def check(
     raise typer.Exit(0 if report.feasible else 1)
 
 
+@app.command()
+def compare(
+    mdrp: MdrpOpt = None,
+    scenario: ScenarioOpt = None,
+    policy: Annotated[list[str] | None, typer.Option("--policy", help=f"A policy to compare; repeat the option for each ({', '.join(sorted(POLICIES))}). Default: greedy and ortools.", show_default=False)] = None,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, max=1000, help="Seeds per (policy, knob value): 0, 1, ..., N-1. A scenario draws a new day per seed; an MDRP day is replayed as recorded for seed 0 and perturbed for the others.")] = 3,
+    knob: Annotated[str | None, typer.Option("--knob", help="The one thing to vary, NAME=v1,v2,...: fleet_multiplier, demand_multiplier, prep_multiplier, travel_multiplier, cycle, rings, batching (on,off), reposition (on,off).", show_default=False)] = None,
+    fleet: Annotated[str | None, typer.Option("--fleet", help="Fleet sizes to try, e.g. 0.6,0.8,1.0: shorthand for --knob fleet_multiplier=... and turns on fleet sizing.", show_default=False)] = None,
+    target: Annotated[float, typer.Option("--target", min=0.01, max=1.0, help="Fleet sizing target: the share of orders delivered within their promise.")] = 0.95,
+    cycle: CycleOpt = 1.0,
+    runtime: Annotated[RuntimeKind, typer.Option("--runtime", help="ray: one Ray task (1 CPU) per run, in parallel (RAY_ADDRESS joins a cluster); local: the runs one after another in this process.")] = RuntimeKind.ray,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Join this Ray cluster (overrides RAY_ADDRESS).", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write results.json (every run, the intervals, the fleet answer) and report.html here.", show_default=False)] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare dispatch policies on one city: which dispatcher, and how many couriers.
+
+    Every (policy, knob value, seed) is one independent simulated day. For each policy and knob value the KPIs are averaged over the seeds with a 95 % t-interval; on a scenario every policy sees exactly the same day for a seed, so the gaps between policies are also given paired by seed.
+
+    With --fleet (or --knob fleet_multiplier=...) it finds, per policy, the smallest fleet that keeps --target of the orders within their promise, and the courier-hours one policy saves over greedy.
+
+    Knobs (one at a time; multipliers scale the city as it is, 1.0 = unchanged):
+
+      fleet_multiplier   couriers x m (MDRP: couriers dropped or copied, the same for every seed)
+
+      demand_multiplier  orders x m (scenarios only)
+
+      prep_multiplier    preparation times x m
+
+      travel_multiplier  every trip m times as long (1.3: rain)
+
+      cycle              minutes between dispatch rounds
+
+      rings              greedy's ring limit / ortools' candidate couriers per order
+
+      batching           on, off (off: one order per trip)
+
+      reposition         on, off (idle couriers moved towards demand)
+
+    Examples:
+
+      dispatch compare --mdrp ../shared/bench/delivery/mdrp/4o100t100s1p100 --policy greedy --policy ortools --seeds 3 --out out/4o
+
+      dispatch compare --scenario simulator/scenarios/lunch_peak.toml --fleet 0.6,0.8,1.0,1.2 --out out/fleet
+
+      dispatch compare --scenario simulator/scenarios/rainy_day.toml --knob travel_multiplier=1,1.2,1.4 --runtime local
+    """
+    import json
+
+    from simulator import compare as cmp
+
+    policies = list(policy) if policy else ["greedy", "ortools"]
+    try:
+        if knob is not None and fleet is not None:
+            raise cmp.CompareError("give --fleet or --knob, not both (--fleet is --knob fleet_multiplier=...)")
+        knob_name, values = (None, None)
+        if fleet is not None:
+            knob_name, values = "fleet_multiplier", cmp.parse_values("fleet_multiplier", fleet)
+        elif knob is not None:
+            knob_name, values = cmp.parse_knob(knob)
+        seed_list = list(range(seeds))
+        specs = cmp.plan_runs(policies, seed_list, knob_name, values, cycle)
+        source = cmp.load_source(scenario=scenario, mdrp=mdrp)
+        cmp.check_plan(source, specs)
+        block = cmp.source_facts(source, seed_list[0])
+    except (cmp.CompareError, InputError) as exc:
+        _fail(str(exc))
+    if out is not None and out.exists() and not out.is_dir():
+        _fail(f"--out {out} exists and is not a folder")
+    command = _compare_command(mdrp, scenario, policies, seeds, knob, fleet, target, cycle, runtime, out)
+    levels = f" x {len(values)} values of {knob_name}" if knob_name else ""  # type: ignore[arg-type]
+    console.print(f"{source.name}: {block['orders']} orders, {block['couriers']} couriers (seed 0); "
+                  f"{len(specs)} runs = {len(policies)} policies{levels} x {seeds} seeds on {runtime.value}", highlight=False)
+
+    means: dict[tuple[str, Any], list[float]] = {}
+    with Progress(
+        TextColumn("[bold]runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[best]}"),
+        console=console, disable=quiet, transient=False,
+    ) as bar:
+        task = bar.add_task("runs", total=len(specs), best="starting Ray..." if runtime == RuntimeKind.ray else "")
+
+        def progress(done: int, total: int, run: dict[str, Any]) -> None:
+            share = run["kpis"]["on_time_share"]
+            if share is not None:
+                means.setdefault((run["policy"], run["knob_value"]), []).append(share)
+            best = max(means.items(), key=lambda kv: sum(kv[1]) / len(kv[1]), default=None)
+            text = ""
+            if best is not None:
+                (p, v), xs = best
+                text = f"best so far: {p}{' ' + cmp.knob_label(knob_name, v) if knob_name else ''} {100 * sum(xs) / len(xs):.1f} % on time"
+            bar.update(task, completed=done, best=text)
+
+        try:
+            runs = cmp.run_all(source, specs, runtime.value, ray_address, progress)
+        except cmp.CompareError as exc:
+            _fail(str(exc))
+    ceiling = cmp.mean_ceiling(source, specs, knob_name, values)
+    results = cmp.build_results(source, policies, seed_list, knob_name, values, target, runs, command, block, ceiling)
+    console.print(_compare_table(results))
+    if results["fleet_sizing"]:
+        console.print(_fleet_table(results))
+    for sentence in results["summary"]:
+        console.print(f"- {sentence}", highlight=False)
+    if out is None:
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    except OSError as exc:
+        _fail(f"cannot write to {out}: {exc.strerror or exc}")
+    written = ["results.json"]
+    try:
+        from simulator.report import render
+    except ModuleNotFoundError as exc:
+        if exc.name != "simulator.report":
+            raise
+        console.print(f"wrote results.json to {out} (note: simulator/report.py is not there yet, so no report.html)", highlight=False)
+        return
+    try:
+        (out / "report.html").write_text(render(results), encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write to {out}: {exc.strerror or exc}")
+    written.append("report.html")
+    console.print(f"wrote {', '.join(written)} to {out}", highlight=False)
+
+
+def _compare_command(mdrp: Path | None, scenario: Path | None, policies: list[str], seeds: int, knob: str | None, fleet: str | None,
+                     target: float, cycle: float, runtime: RuntimeKind, out: Path | None) -> str:
+    """The command line that reproduces this comparison (canonical form, recorded in results.json)."""
+    import shlex
+
+    parts = ["dispatch", "compare", *(["--mdrp", str(mdrp)] if mdrp is not None else ["--scenario", str(scenario)])]
+    for p in policies:
+        parts += ["--policy", p]
+    parts += ["--seeds", str(seeds)]
+    if fleet is not None:
+        parts += ["--fleet", fleet]
+    if knob is not None:
+        parts += ["--knob", knob]
+    parts += ["--target", f"{target:g}"]
+    if cycle != 1.0:
+        parts += ["--cycle", f"{cycle:g}"]
+    parts += ["--runtime", runtime.value]
+    if out is not None:
+        parts += ["--out", str(out)]
+    return shlex.join(parts)
+
+
+def _compare_table(results: dict[str, Any]) -> Table:
+    knob = results["knob"]["name"]
+    n = len(results["seeds"])
+    table = Table(title=f"{results['source']['name']}: mean over {n} seed{'s' if n != 1 else ''}" + (", [95 % interval]" if n > 1 else ""))
+    table.add_column("policy")
+    if knob:
+        table.add_column(knob.removesuffix("_multiplier"))
+    for name in ("on time %", "click-to-door min", "p90 min", "delivered %", "courier-hours", "orders / courier-hour"):
+        table.add_column(name, justify="right")
+
+    def ci(m: dict[str, Any], scale: float = 1.0, digits: int = 1) -> str:
+        if m["mean"] is None:
+            return "-"
+        text = f"{m['mean'] * scale:.{digits}f}"
+        if m["lo"] != m["hi"]:
+            text += f"\n[{m['lo'] * scale:.{digits}f}, {m['hi'] * scale:.{digits}f}]"
+        return text
+
+    for g in results["groups"]:
+        m = g["metrics"]
+        row = [g["policy"]] + ([str(g["knob_value"])] if knob else [])
+        row += [ci(m["on_time_share"], 100), ci(m["ctd_mean"]), ci(m["ctd_p90"]), ci(m["delivered_share"], 100),
+                ci(m["courier_hours"], digits=0), ci(m["orders_per_courier_hour"], digits=2)]
+        table.add_row(*row)
+    return table
+
+
+def _fleet_table(results: dict[str, Any]) -> Table:
+    fs = results["fleet_sizing"]
+    table = Table(title=f"fleet sizing: share of orders within the promise (target {100 * fs['target']:.0f} %)")
+    table.add_column("fleet x")
+    table.add_column("courier-hours", justify="right")
+    policies = list(fs["per_policy"])
+    for p in policies:
+        table.add_column(p, justify="right")
+    values = sorted({pt["knob_value"] for e in fs["per_policy"].values() for pt in e["points"]})
+    for v in values:
+        cells = []
+        hours = "-"
+        for p in policies:
+            pt = next((x for x in fs["per_policy"][p]["points"] if x["knob_value"] == v), None)
+            if pt is None or pt["mean"] is None:
+                cells.append("-")
+                continue
+            hours = f"{pt['courier_hours']:.0f}"
+            mark = " *" if (fs["per_policy"][p]["smallest"] or {}).get("knob_value") == v else ""
+            text = f"{100 * pt['mean']:.1f} %"
+            if pt["lo"] != pt["hi"]:
+                text += f" [{100 * pt['lo']:.1f}, {100 * pt['hi']:.1f}]"
+            cells.append(text + mark)
+        table.add_row(f"{v:g}", hours, *cells)
+    if any(e["smallest"] for e in fs["per_policy"].values()):
+        table.caption = "* the smallest fleet that meets the target"
+    return table
+
+
 def _simulate_and_report(instance: Instance, runtime: RuntimeKind, ray_address: str | None, policy: str, seed: int,
                          cycle: float, quiet: bool, out: Path | None) -> None:
     from simulator.output import summarise, write_outputs
