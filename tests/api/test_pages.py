@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -20,37 +19,17 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+
+from tests.browser import launch_chromium
 import websockets
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "tracking-page.png"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 10_000
-
-
-def chromium_path() -> str | None:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
-        reason = "no chromium executable (/usr/bin/chromium or on PATH): install Debian's with `apt-get install -y chromium`"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI installs it, so this is a CI setup error)")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture

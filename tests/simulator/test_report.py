@@ -14,20 +14,19 @@ import copy
 import html
 import os
 import re
-import shutil
 import statistics
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.browser import launch_chromium
 from report_fixture import build_results, service_area, single
 
 from simulator.report import KPI, fmt_diff, fmt_interval, interval, mean_series, render
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "report.png"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 HOSTILE = "<script>alert('x')</script>&\"quoted\""
 
 
@@ -244,29 +243,9 @@ def test_helpers() -> None:
 # ---------------------------------------------------------------------------------------------- the browser
 
 
-def chromium_path() -> str | None:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
-        reason = "no chromium executable (/usr/bin/chromium or on PATH): install Debian's with `apt-get install -y chromium`"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI installs it, so this is a CI setup error)")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    yield from launch_chromium()
 
 
 def shrink_png(path: Path) -> None:

@@ -1,0 +1,41 @@
+"""Headless Debian chromium through Playwright, shared by the page and report tests.
+
+Skips when chromium is absent, except under CI (``CI`` set), where ``.ci/run`` installs it and a
+missing browser is a setup error.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def chromium_path() -> str | None:
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def launch_chromium() -> Iterator[Any]:
+    """Yield a launched browser (the body of a module-scoped ``browser`` fixture)."""
+    path = chromium_path()
+    if path is None:
+        reason = "no chromium executable (/usr/bin/chromium or on PATH): install Debian's with `apt-get install -y chromium`"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI installs it, so this is a CI setup error)")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
