@@ -197,7 +197,9 @@ def test_a_full_slot_is_409_until_a_cancellation_frees_it(redis_url) -> None:
         # asking twice (before the dispatcher confirms) must not free the slot twice
         twice = httpx.post(f"{live.base}/orders/{oid}/cancel", headers=alice)
         assert twice.status_code == 409, twice.text
-        assert twice.json()["detail"] == f"the cancellation of order {oid} is already queued"
+        # queued still, or already confirmed by a fast dispatcher cycle: either way refused, slot freed once
+        assert twice.json()["detail"] in (f"the cancellation of order {oid} is already queued",
+                                          f"order {oid} is cancelled; after pickup ask for a refund instead")
         assert slots(live, bob, store, door)[chosen] == 1
         slot_key = live.redis.hget(f"order:{oid}", "slot").decode()
         assert live.redis.get(slot_key) == b"0"
