@@ -44,8 +44,9 @@ class OrtoolsPolicy(BasePolicy):
         self,
         budget_seconds: float = 0.2,
         budget_per_order: float = 0.004,
+        budget_base: float = 0.01,
         lookahead: float = 30.0,
-        candidates: int = 8,
+        candidates: int = 16,  # 8 left hot spots of the mid city waiting on busy couriers (bench/sim_scale.py)
         window_buffer: float = 15.0,
         delay_weight: int = 3,
         urgency_minutes: float | None = 10.0,
@@ -53,6 +54,7 @@ class OrtoolsPolicy(BasePolicy):
         solutions: int | None = None,
         cross_store_trips: bool = True,
         max_orders_per_solve: int = 120,
+        planned_share: float = 0.15,
         first_solution: str = "AUTOMATIC",  # local cheapest insertion: copes with pinned orders (routing.solve)
         metaheuristic: str = "GUIDED_LOCAL_SEARCH",
     ) -> None:
@@ -60,6 +62,7 @@ class OrtoolsPolicy(BasePolicy):
             raise ValueError("budget_seconds and urgency_minutes must be positive, lookahead non-negative, candidates at least 1")
         self.budget_seconds = budget_seconds
         self.budget_per_order = budget_per_order
+        self.budget_base = budget_base
         self.lookahead = lookahead
         self.candidates = candidates
         self.window_buffer = window_buffer
@@ -69,6 +72,7 @@ class OrtoolsPolicy(BasePolicy):
         self.solutions = solutions
         self.cross_store_trips = cross_store_trips
         self.max_orders_per_solve = max_orders_per_solve
+        self.planned_share = planned_share
         self.options = SolverOptions(first_solution=first_solution, metaheuristic=metaheuristic)
         self._last_routes: dict[str, list[tuple[str, StopKind]]] = {}
         self._last_tick: float | None = None
@@ -84,7 +88,10 @@ class OrtoolsPolicy(BasePolicy):
         if not orders or not couriers:
             return []
         self._half_pickup, self._half_dropoff = view.rules.pickup_service / 2, view.rules.dropoff_service / 2
-        total = min(self.budget_seconds, 0.02 + self.budget_per_order * len(orders))
+        planned = {rid for stops in self._last_routes.values() for rid, _ in stops}
+        fresh = sum(1 for o in orders if o.id not in planned)
+        work = fresh + self.planned_share * (len(orders) - fresh)
+        total = min(self.budget_seconds, self.budget_base + self.budget_per_order * work)
         decisions: list[Assignment] = []
         routes: dict[str, list[tuple[str, StopKind]]] = {}
         for group_orders, group_couriers in _clusters(orders, couriers, view, self.max_orders_per_solve):
@@ -168,51 +175,98 @@ def _clusters(orders: list["Order"], couriers: list["Courier"], view: DispatchVi
 
 
 def _seed(snapshot: SolverSnapshot, previous: dict[str, list[tuple[str, StopKind]]]) -> dict[str, list[tuple[str, StopKind]]]:
-    """Warm start: last cycle's routes, plus every order they lack appended to the candidate who
-    could pick it up first (greedy, one trip each). A complete start matters: on a large snapshot
-    OR-Tools' own first-solution heuristics run out of a sub-second budget before inserting everything.
+    """Warm start: last cycle's routes, plus every order they lack put where it adds the least
+    lateness among its candidates' routes (cheapest insertion: at the same store as a planned
+    pickup it rides along). A complete start matters: on a large snapshot OR-Tools' own
+    first-solution heuristics run out of a sub-second budget before inserting everything, and a
+    good one lets a short search spend its time improving rather than repairing.
     """
     problem = snapshot.problem
     vehicles = {v.id: v for v in problem.vehicles}
     requests = {r.id: r for r in problem.requests}
+    allowed = {rid: set(vids) for rid, vids in problem.allowed}
     routes: dict[str, list[tuple[str, StopKind]]] = {}
     for vid, stops in previous.items():
-        kept = [(rid, kind) for rid, kind in stops if rid in requests and vid in vehicles]
+        # an order stays with last cycle's courier only while that courier is still one of its
+        # candidates (the solver would drop it from the start otherwise: it is re-inserted below)
+        kept = [(rid, kind) for rid, kind in stops if rid in requests and vid in vehicles and vid in allowed.get(rid, (vid,))]
         if kept:
             routes[vid] = kept
     planned = {rid for stops in routes.values() for rid, _ in stops}
     matrix = problem.matrix
-    free_at = {v.id: v.start_time for v in problem.vehicles}
-    where = {v.id: v.start for v in problem.vehicles}
-    for vid, stops in routes.items():  # approximate: the end of each kept route, sequentially
-        t, here = free_at[vid], where[vid]
+    weights = problem.weights
+
+    def cost(vehicle, stops: list[tuple[str, StopKind]]) -> tuple[int, int] | None:
+        """(weighted lateness, finish) of a route on its earliest schedule; None when infeasible.
+        Approximate (committed stops and the load on board are left out): routing.solve repairs
+        whatever of the start breaks a constraint."""
+        t, here, load, late = vehicle.start_time, vehicle.start, 0, 0
         for rid, kind in stops:
-            stop = requests[rid].pickup if kind == StopKind.PICKUP else requests[rid].dropoff
+            r = requests[rid]
+            stop = r.pickup if kind == StopKind.PICKUP else r.dropoff
             assert stop is not None
-            t = max(t + matrix[here][stop.location], stop.earliest) + stop.service
+            t = max(t + matrix[here][stop.location], stop.earliest)
+            if t > stop.latest:
+                return None
+            if kind == StopKind.PICKUP:
+                if vehicle.pickup_deadline is not None and t > vehicle.pickup_deadline:
+                    return None
+                load += r.size
+                if load > vehicle.capacity:
+                    return None
+            else:
+                load -= r.size
+                if r.promise is not None and t > r.promise:
+                    late += r.late_cost(weights) * (t - r.promise)
+            t += stop.service
             here = stop.location
-        free_at[vid], where[vid] = t, here
-    allowed = dict(problem.allowed)
+        return late, t
+
+    current = {vid: cost(vehicles[vid], stops) for vid, stops in routes.items()}
     for request in sorted((r for r in problem.requests if r.id not in planned), key=lambda r: r.pickup.earliest if r.pickup else 0):
         pickup, drop = request.pickup, request.dropoff
         if pickup is None:
             continue
-        best: tuple[int, str] | None = None
-        for vid in allowed.get(request.id, tuple(vehicles)):
-            start = max(free_at[vid] + matrix[where[vid]][pickup.location], pickup.earliest)
-            deadline = vehicles[vid].pickup_deadline
-            if deadline is not None and start > deadline:
-                continue
-            if best is None or (start, vid) < best:
-                best = (start, vid)
+        best: tuple[tuple[int, int, str], list[tuple[str, StopKind]], tuple[int, int]] | None = None
+        p_stop, d_stop = (request.id, StopKind.PICKUP), (request.id, StopKind.DROPOFF)
+        for vid in allowed.get(request.id, vehicles):
+            stops = routes.get(vid, [])
+            base_late, base_end = current.get(vid) or (0, vehicles[vid].start_time)
+            for trial in _insertions(stops, p_stop, d_stop, pickup.location, requests):
+                c = cost(vehicles[vid], trial)
+                if c is None:
+                    continue
+                key = (c[0] - base_late, c[1] - base_end, vid)
+                if best is None or key < best[0]:
+                    best = (key, trial, c)
         if best is None:
             continue
-        start, vid = best
-        arrive = start + pickup.service + matrix[pickup.location][drop.location]
-        free_at[vid] = max(arrive, drop.earliest) + drop.service
-        where[vid] = drop.location
-        routes.setdefault(vid, []).extend([(request.id, StopKind.PICKUP), (request.id, StopKind.DROPOFF)])
+        (_, _, vid), trial, c = best
+        routes[vid] = trial
+        current[vid] = c
     return routes
+
+
+def _insertions(stops: list[tuple[str, StopKind]], p_stop: tuple[str, StopKind], d_stop: tuple[str, StopKind], store: int,
+                requests: dict) -> list[list[tuple[str, StopKind]]]:
+    """Where a new order may go in a route: as a trip of its own between two trips (or first, or
+    last), or riding along with a pickup at its store, dropped off anywhere before that trip ends.
+    Linear in the route's trips and quadratic in one trip only, so large snapshots stay cheap."""
+    bounds, load = [0], 0  # positions where the bag is empty: trip boundaries
+    for k, (rid, kind) in enumerate(stops):
+        load += 1 if kind == StopKind.PICKUP else -1
+        if load == 0:
+            bounds.append(k + 1)
+    if bounds[-1] != len(stops):
+        bounds.append(len(stops))
+    out = [stops[:b] + [p_stop, d_stop] + stops[b:] for b in bounds]
+    for k, (rid, kind) in enumerate(stops):
+        if kind == StopKind.PICKUP and requests[rid].pickup.location == store:
+            i = k + 1
+            end = next(b for b in bounds if b >= i)
+            for j in range(i, end + 1):
+                out.append(stops[:i] + [p_stop] + stops[i:j] + [d_stop] + stops[j:])
+    return out
 
 
 def _commitments(snapshot: SolverSnapshot, plan: Plan, now: float, cycle: float, free_at: dict[str, float],

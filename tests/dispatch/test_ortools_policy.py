@@ -120,3 +120,51 @@ def test_a_large_snapshot_is_split_into_clusters_with_their_own_couriers() -> No
     assert by_courier == {"cw": {"s1"}, "ce": {"s2"}}
     assert sorted(o.id for orders, _ in groups for o in orders) == sorted(o.id for o in west + east)
     assert _clusters(west, couriers, shard, max_orders=40) == [(west, couriers)]
+
+
+def test_couriers_who_are_no_orders_candidate_stay_out_of_the_problem() -> None:
+    """Each order may go to its 2 nearest able couriers; the third courier could serve nothing, so
+    the solver never sees it. The nearest-first order of the candidates is kept."""
+    from dispatch.snapshot import CourierStart, SolverSnapshot
+    from routing.problem import Weights
+
+    orders = [order("o1", 0), order("o2", 0, store="s2")]
+    couriers = [courier("far", 20000, 0), courier("c1", 0, 0), courier("c2", 6400, 320), courier("c3", 1600, 0)]
+    shard = world(couriers, orders)
+    starts = [CourierStart(c.id, c.location, 0.0, c.capacity, c.off_time) for c in couriers]
+    snap = SolverSnapshot(orders, starts, lambda s: shard.store(s).location, shard.travel, RULES, Weights(), lambda o, d: 40.0,
+                          candidates=2)
+    assert [v.id for v in snap.problem.vehicles] == ["c1", "c2", "c3"]
+    assert dict(snap.problem.allowed) == {"o1": ("c1", "c3"), "o2": ("c2", "c3")}
+    assert snap.problem.size == 3 + 2 + 2  # couriers, stores, doors
+    assert snap.reach("c3", "s1") == 5.0
+
+
+def test_the_warm_start_rides_a_new_order_along_with_a_planned_pickup_at_its_store() -> None:
+    """Last cycle planned o1 (store s1) for c1; o2 at the same store, next door to o1, is inserted
+    into c1's trip rather than given its own trip: a complete, cheap start for a short search.
+    o3 at the far store s2 goes to c2, who stands there."""
+    from dispatch.ortools_policy import _insertions, _seed
+    from dispatch.snapshot import CourierStart, SolverSnapshot
+    from routing.problem import StopKind, Weights
+
+    P, D = StopKind.PICKUP, StopKind.DROPOFF
+    orders = [order("o1", 0, (0, 3200)), order("o2", 0, (0, 3520)), order("o3", 0, (6400, 3200), store="s2")]
+    couriers = [courier("c1", 0, 0), courier("c2", 6400, 0)]
+    shard = world(couriers, orders)
+    starts = [CourierStart(c.id, c.location, 0.0, c.capacity, c.off_time) for c in couriers]
+    snap = SolverSnapshot(orders, starts, lambda s: shard.store(s).location, shard.travel, RULES, Weights(lateness=3),
+                          lambda o, d: d + 4.0, candidates=2)
+    routes = _seed(snap, {"c1": [("o1", P), ("o1", D)]})
+    assert routes["c1"][0] == ("o1", P) and sorted(routes["c1"]) == sorted([("o1", P), ("o1", D), ("o2", P), ("o2", D)])
+    assert routes["c1"].index(("o2", P)) == 1  # picked up with o1, before either drop-off
+    assert routes["c2"] == [("o3", P), ("o3", D)]
+    # the places a new order may take in a two-trip route: before, between, after the trips, or
+    # riding along with a pickup at its own store (drop-off anywhere before that trip ends)
+    requests = {r.id: r for r in snap.problem.requests}
+    trial = _insertions([("o1", P), ("o1", D), ("o3", P), ("o3", D)], ("o2", P), ("o2", D), requests["o1"].pickup.location, requests)
+    assert [("o2", P), ("o2", D), ("o1", P), ("o1", D), ("o3", P), ("o3", D)] in trial
+    assert [("o1", P), ("o1", D), ("o3", P), ("o3", D), ("o2", P), ("o2", D)] in trial
+    assert [("o1", P), ("o2", P), ("o1", D), ("o2", D), ("o3", P), ("o3", D)] in trial
+    assert [("o1", P), ("o2", P), ("o2", D), ("o1", D), ("o3", P), ("o3", D)] in trial
+    assert len(trial) == 3 + 2

@@ -88,3 +88,16 @@ def test_rejected_initial_routes_fall_back_to_a_normal_solve(monkeypatch: pytest
     check_plan(problem, plan)
     assert not plan.stats.warm_started
     assert not plan.unassigned
+
+
+def test_a_budget_too_short_to_search_still_returns_the_warm_start() -> None:
+    """A millisecond is less than building the model takes: the search never starts, so the solver
+    hands back the (feasible) warm start as it is instead of a plan that leaves everything out."""
+    problem = random_problem(40, 150, seed=5)
+    start = solve(problem, Budget(seconds=5.0, solutions=1))
+    plan = solve(problem, Budget(seconds=0.001), initial=start.as_initial())
+    check_plan(problem, plan)
+    assert plan.stats.warm_started
+    assert plan.stats.build_seconds > 0.001
+    assert plan.objective.unassigned == start.objective.unassigned
+    assert plan.objective.total <= start.objective.total
