@@ -72,6 +72,10 @@ DIFF_KPIS = ["on_time_share", "delivered_share", "ctd_mean", "ctd_p90", "late_me
              "utilisation", "orders_per_courier_hour", "cost_per_order"]
 
 
+MIN_LABEL_GAP_PX = 30  # knob labels closer than this on an axis would overlap: every other one is left out
+MIN_VALUE_BAR_PX = 30  # bars narrower than a value's text carry it in their tooltip only
+
+
 def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
@@ -526,8 +530,8 @@ class Report:
                 y0, y1 = max(0.0, y0), min(1.0, y1)
                 yt = [t for t in yt if y0 - 1e-9 <= t <= y1 + 1e-9]
             c = Chart(360, 250, (min(xs) - pad, max(xs) + pad), (y0, y1), left=50, right=10, top=10, bottom=40)
-            label_of = {xpos[_key(v)]: self.knob_label(v) for v in order}
-            body = [c.axes(xs, yt, lambda t, names=label_of: names.get(t, _g(t)), (lambda t: f"{100 * t:g}") if k.unit == "%" else _g,
+            label_of = self._spaced_labels(c, order, xpos)
+            body = [c.axes(xs, yt, lambda t, names=label_of: names.get(t, ""), (lambda t: f"{100 * t:g}") if k.unit == "%" else _g,
                            self.knob_title(), f"{k.label} ({k.unit})" if k.unit else k.label)]
             for i, (p, s) in enumerate(series.items()):
                 off = (i - (len(series) - 1) / 2) * 4
@@ -541,6 +545,20 @@ class Report:
             charts.append(f'<figure><figcaption>{esc(k.label)}</figcaption>{c.svg("".join(body), k.label + " against the knob")}</figure>')
         return (f'<section id="sensitivity" class="card"><h2>Across the values of {esc(self.knob_title().lower())}</h2>'
                 f'<p class="note">Mean and 95 % interval over the seeds.</p>{self.legend()}<div class="row3">{"".join(charts)}</div></section>')
+
+    def _spaced_labels(self, chart: Chart, order: Sequence[Any], xpos: dict[str, float]) -> dict[float, str]:
+        """Knob labels by x, leaving out those that would run into their left neighbour (the first
+        and the last value always keep theirs)."""
+        kept: list[tuple[float, str]] = []
+        for i, v in enumerate(order):
+            x = xpos[_key(v)]
+            if kept and chart.sx(x) - chart.sx(kept[-1][0]) < MIN_LABEL_GAP_PX:
+                if i < len(order) - 1:
+                    continue
+                if len(kept) > 1:
+                    kept.pop()
+            kept.append((x, self.knob_label(v)))
+        return dict(kept)
 
     # ------------------------------------------------------------------ utilisation
     def utilisation(self) -> str:
@@ -577,8 +595,9 @@ class Report:
                         xm = x + bw / 2
                         body.append(f'<path class="errbar" d="M{xm - 4:.1f},{c.sy(m["lo"]):.1f} H{xm + 4:.1f} M{xm:.1f},{c.sy(m["lo"]):.1f} '
                                     f'V{c.sy(m["hi"]):.1f} M{xm - 4:.1f},{c.sy(m["hi"]):.1f} H{xm + 4:.1f}"/>')
-                    body.append(f'<text class="barval" x="{x + bw / 2:.1f}" y="{c.sy(m["hi"]) - 5:.1f}" text-anchor="middle">'
-                                f'{esc(fmt(k, m["mean"], True))}</text>')
+                    if bw >= MIN_VALUE_BAR_PX:  # narrower bars: the value is in the bar's tooltip only
+                        body.append(f'<text class="barval" x="{x + bw / 2:.1f}" y="{c.sy(m["hi"]) - 5:.1f}" text-anchor="middle">'
+                                    f'{esc(fmt(k, m["mean"], True))}</text>')
             panels.append(f'<figure><figcaption>{esc(title)}</figcaption>{c.svg("".join(body), title)}</figure>')
         if not panels:
             return ""

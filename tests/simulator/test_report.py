@@ -313,3 +313,19 @@ def test_the_report_reads_in_chromium(browser: Any, results: dict[str, Any], pag
         context.close()
     assert requests == [report.as_uri()], f"the page loads nothing but itself: {requests}"
     assert not errors, f"console errors or warnings: {errors}"
+
+
+def test_crowded_knob_labels_are_thinned_so_none_overlap() -> None:
+    """Ten fleet values on a 360 px chart: 0.8x ... 1.6x sit 30 px apart or less, so every other
+    label goes; the first and the last stay, and no two kept labels are closer than the gap."""
+    from simulator.report import MIN_LABEL_GAP_PX, Chart, Report, _key
+
+    values = [0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 2.0]
+    chart = Chart(360, 250, (0.68, 2.12), (0.0, 1.0), left=50, right=10)
+    kept = Report(build_results())._spaced_labels(chart, values, {_key(v): v for v in values})
+    assert kept[0.8] == "0.8×" and kept[2.0] == "2.0×"
+    assert 4 <= len(kept) < len(values)
+    xs = sorted(chart.sx(x) for x in kept)
+    assert all(b - a >= MIN_LABEL_GAP_PX for a, b in zip(xs, xs[1:]))
+    wide = Chart(1200, 250, (0.68, 2.12), (0.0, 1.0), left=50, right=10)
+    assert len(Report(build_results())._spaced_labels(wide, values, {_key(v): v for v in values})) == len(values)
