@@ -283,6 +283,29 @@ class Uvicorn:
                 pass
 
 
+def stop_clients(trees: Any, pipes: list[Any], procs: list[Any], graceful: bool, stop_message: Any = None) -> None:
+    """End a bench's load: stop the CPU samplers, tell the client processes to stop (when they read
+    ``stop_message``), close their pipes, and join them; whoever outlives a short wait is
+    terminated, then killed. ``graceful`` (the run finished) gives them 5 s to wind down."""
+    for tree in trees:
+        tree.stop()
+    for pipe in pipes:
+        try:
+            if stop_message is not None:
+                pipe.send(stop_message)
+            pipe.close()
+        except (OSError, BrokenPipeError):
+            pass
+    for proc in procs:
+        proc.join(timeout=5 if graceful else 0.2)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(timeout=3)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=3)
+
+
 def on_sigterm_exit() -> None:
     """SIGTERM behaves like Ctrl-C (KeyboardInterrupt), so the benches' ``finally`` blocks clean up either way."""
     import signal

@@ -69,6 +69,7 @@ from bench._common import (
     on_sigterm_exit,
     raise_nofile,
     redis_pid,
+    stop_clients,
     summarize_ms,
     write_json,
 )
@@ -480,22 +481,7 @@ def main() -> None:
         print("\ninterrupted: stopping clients, uvicorn and Redis", file=sys.stderr)
         code = 130
     finally:
-        for tree in trees.values():
-            tree.stop()
-        for pipe in pipes:
-            try:
-                pipe.send({"stop": True})
-                pipe.close()
-            except (OSError, BrokenPipeError):
-                pass
-        for proc in procs:
-            proc.join(timeout=5 if finished else 0.2)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(timeout=3)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(timeout=3)
+        stop_clients(trees.values(), pipes, procs, graceful=finished, stop_message={"stop": True})
         if server is not None:
             server.stop()
         embedded.stop()

@@ -68,6 +68,7 @@ from bench._common import (
     on_sigterm_exit,
     raise_nofile,
     redis_pid,
+    stop_clients,
     summarize_ms,
     write_json,
 )
@@ -653,21 +654,7 @@ def main() -> None:
         print("interrupted: stopping clients, uvicorn and Redis", file=sys.stderr)
         raise SystemExit(130) from None
     finally:
-        for tree in trees.values():
-            tree.stop()
-        for pipe in pipes:
-            try:
-                pipe.close()
-            except OSError:
-                pass
-        for proc in procs:
-            proc.join(timeout=5 if finished else 0.2)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(timeout=3)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(timeout=3)
+        stop_clients(trees.values(), pipes, procs, graceful=finished)
         if server is not None:
             server.stop()
         embedded.stop()
