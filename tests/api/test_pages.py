@@ -264,6 +264,7 @@ def test_shop_page_shows_refusals(live: Any, page: Any) -> None:
     page.fill("#password", "wrong")
     page.click("#signin")
     page.wait_for_function("document.getElementById('message').textContent.toLowerCase().includes('wrong user name or password')")
+    assert "wrong user name or password" in page.locator("#message").inner_text().lower()
 
 
 def test_tracking_page_refuses_a_bad_token(live: Any, page: Any) -> None:

@@ -33,6 +33,15 @@ def code_of(call) -> str:
     return info.value.code
 
 
+def verifies(body: bytes, header: str, secret, now: int) -> bool:
+    """True when ``verify`` accepts the webhook (it returns nothing and raises on refusal)."""
+    try:
+        verify(body, header, secret, now=now)
+    except CommerceError:
+        return False
+    return True
+
+
 def test_sign_format_is_t_and_v1_over_t_dot_body() -> None:
     header = sign(BODY, SECRET, T)
     want = hmac.new(SECRET.encode(), f"{T}.".encode() + BODY, hashlib.sha256).hexdigest()
@@ -41,9 +50,10 @@ def test_sign_format_is_t_and_v1_over_t_dot_body() -> None:
 
 def test_genuine_signature_verifies_inside_the_window() -> None:
     header = sign(BODY, SECRET, T)
-    verify(BODY, header, SECRET, now=T)
-    verify(BODY, header, SECRET, now=T + 300)  # edge of the default tolerance
-    verify(BODY, header, SECRET, now=T - 300)  # a little clock skew the other way
+    assert verifies(BODY, header, SECRET, now=T)
+    assert verifies(BODY, header, SECRET, now=T + 300)  # edge of the default tolerance
+    assert verifies(BODY, header, SECRET, now=T - 300)  # a little clock skew the other way
+    assert not verifies(BODY, header, SECRET, now=T + 301)
 
 
 def test_tampered_body_is_bad_signature() -> None:
@@ -127,7 +137,8 @@ def test_platform_holding_several_secrets_accepts_either_signer() -> None:
 
 def test_one_good_v1_among_junk_verifies_and_unknown_schemes_are_ignored() -> None:
     good = sign(BODY, SECRET, T).split("v1=")[1]
-    verify(BODY, f"t={T},v0=deadbeef,v1={'f' * 64},v1={good}", SECRET, now=T)
+    assert verifies(BODY, f"t={T},v0=deadbeef,v1={'f' * 64},v1={good}", SECRET, now=T)
+    assert not verifies(BODY, f"t={T},v0={good},v1={'f' * 64}", SECRET, now=T)  # the good one under another scheme counts for nothing
 
 
 @pytest.mark.parametrize("secret", ["", (), ("",)])
@@ -208,8 +219,9 @@ def test_webhook_from_wrong_secret_provider_is_refused() -> None:
 def test_rotating_provider_signs_with_every_secret() -> None:
     provider = SimulatedProvider([SECRET, OLD])
     body, headers = provider.webhook(provider.create("o1", 100, now=0.0), now_s=T)
-    verify(body, headers[SIGNATURE_HEADER], OLD, now=T)  # a platform not yet rotated
-    verify(body, headers[SIGNATURE_HEADER], SECRET, now=T)
+    assert verifies(body, headers[SIGNATURE_HEADER], OLD, now=T)  # a platform not yet rotated
+    assert verifies(body, headers[SIGNATURE_HEADER], SECRET, now=T)
+    assert not verifies(body, headers[SIGNATURE_HEADER], "never-used", now=T)
 
 
 def test_webhook_refuses_unknown_outcome_and_foreign_intent() -> None:
