@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from commerce.errors import CommerceError
-from commerce.pricing import FLASH, GOODS, CartLine, PriceQuote
+from commerce.pricing import FLASH, GOODS, CartLine, PriceQuote, merge_lines
 from dispatch.errors import IllegalTransition
 from dispatch.events import Event
 
@@ -40,15 +40,6 @@ class IllegalMove(CommerceError, IllegalTransition):
         IllegalTransition.__init__(self, kind, entity_id, str(state), str(attempted), reason)
         self.code = "illegal_transition"
         self.detail = str(self)
-
-
-def _merge(lines: Sequence[CartLine]) -> dict[str, int]:
-    merged: dict[str, int] = {}
-    for line in lines:
-        if not isinstance(line, CartLine):
-            raise CommerceError("bad_line", f"expected a CartLine, got {line!r}")
-        merged[line.sku] = merged.get(line.sku, 0) + line.qty
-    return merged
 
 
 def _goods_by_sku(quote: PriceQuote) -> dict[str, int]:
@@ -93,7 +84,7 @@ def cancellation(quote: PriceQuote, lines: Sequence[CartLine], coupon_code: str 
         raise CommerceError("unknown_status", f"unknown order status {status!r}")
     if quote.coupon is not None and coupon_code is not None and coupon_code != quote.coupon:
         raise CommerceError("coupon_mismatch", f"the order used coupon {quote.coupon}, not {coupon_code}")
-    stock = _merge(lines)
+    stock = merge_lines(lines)
     _check_lines_match(quote, stock)
     return Restoration(
         stock=stock,
@@ -191,7 +182,7 @@ class ReturnRequest(RefundRequest):
 
     @property
     def restock(self) -> dict[str, int]:
-        return _merge(self.lines) if self.status == R.REFUNDED else {}
+        return merge_lines(self.lines) if self.status == R.REFUNDED else {}
 
 
 class ComplaintStatus(StrEnum):
@@ -295,7 +286,7 @@ class OrderAfterSales:
     def __init__(self, order_id: str, quote: PriceQuote, lines: Sequence[CartLine]) -> None:
         self.order_id = order_id
         self.quote = quote
-        self.ordered = _merge(lines)
+        self.ordered = merge_lines(lines)
         _check_lines_match(quote, self.ordered)
         self.paid_cents = quote.total_cents
         self.requests: list[RefundRequest] = []
@@ -345,7 +336,7 @@ class OrderAfterSales:
     def _request(self, cls: type[RefundRequest], prefix: str, lines: Sequence[CartLine], dispatch_status: str, now: float,
                  amount_cents: int | None, reason: str) -> RefundRequest:
         self._require_delivered(dispatch_status, f"a {cls.kind}")
-        wanted = _merge(lines)
+        wanted = merge_lines(lines)
         if not wanted:
             raise CommerceError("no_lines", f"a {cls.kind} names the lines it is for")
         for sku, qty in wanted.items():

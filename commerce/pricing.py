@@ -216,7 +216,7 @@ def _share(amount: int, part: int, whole: int) -> int:
     return (amount * part * 2 + whole) // (2 * whole)
 
 
-def _merge(lines: Sequence[CartLine]) -> dict[str, int]:
+def merge_lines(lines: Sequence[CartLine]) -> dict[str, int]:
     """Quantities per SKU in first-seen order; the same SKU twice is one line (flash limits are per SKU)."""
     merged: dict[str, int] = {}
     for line in lines:
@@ -297,7 +297,7 @@ def price_cart(
     category_matches: Callable[[str, frozenset[str]], bool] | None = None,
 ) -> PriceQuote:
     """Price a cart in one store at ``now``; the steps and their order are docs/pricing.md."""
-    merged = _merge(lines)
+    merged = merge_lines(lines)
     if not merged:
         raise CommerceError("empty_cart", "there is nothing in the cart to price")
     if points < 0 or points_balance < 0:
