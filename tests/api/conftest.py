@@ -107,3 +107,14 @@ def live(redis_url: str) -> Iterator[Live]:
         yield service
     finally:
         stop()
+
+
+@pytest.fixture
+def quiet(redis_url: str) -> Iterator[Live]:
+    """A live service that takes no snapshot during the test, so its region input streams are not
+    trimmed and can be counted."""
+    service, stop = start_live(redis_url, snapshot_every=100_000)
+    try:
+        yield service
+    finally:
+        stop()

@@ -3,23 +3,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from actors import live_keys as K
-from tests.api.conftest import Live, start_live
-
-
-@pytest.fixture
-def quiet(redis_url: str) -> Iterator[Live]:
-    """A live service whose region streams are not trimmed during the test (no snapshot), so they can be counted."""
-    service, stop = start_live(redis_url, snapshot_every=100_000)
-    try:
-        yield service
-    finally:
-        stop()
+from tests.api.conftest import Live
 
 
 def body_for(live: Live, note: str = "") -> dict:

@@ -3,14 +3,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from actors import live_keys as K
 from commerce.payments import SIGNATURE_HEADER, sign
-from tests.api.conftest import Live, start_live
 from tests.api.shop_testkit import (
     as_demo,
     balance,
@@ -45,15 +42,6 @@ def queued_for_dispatch(live, order_id: str) -> int:
     return sum(1 for region in live.regions for _, f in live.redis.xrange(K.inputs_key(region))
                if f[b"k"] == b"order" and json.loads(f[b"j"])["id"] == order_id)
 
-
-@pytest.fixture
-def quiet(redis_url: str) -> Iterator[Live]:
-    """A live service that takes no snapshot during the test, so its region input streams can be counted."""
-    service, stop = start_live(redis_url, snapshot_every=100_000)
-    try:
-        yield service
-    finally:
-        stop()
 
 
 def test_place_with_the_same_key_reserves_once(live) -> None:
