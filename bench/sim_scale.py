@@ -71,15 +71,14 @@ def run_one(label: str, instance: Any, args: argparse.Namespace, build_seconds: 
     params = dict(args.param)
     last = {"hour": None}
     wall_at: dict[int, float] = {}  # simulated hour -> wall seconds when its last tick finished
-    t0 = time.perf_counter()
 
     def progress(now: float, delivered: int, total: int) -> None:
         hour = int(now // 60)
-        wall_at[hour] = time.perf_counter() - t0
+        wall_at[hour] = time.perf_counter() - t0  # t0: set just before the simulation starts
         if args.quiet or hour == last["hour"]:
             return
         last["hour"] = hour
-        print(f"  [{label}] sim {_hhmm(now)}  delivered {delivered:6d}/{total}  wall {time.perf_counter() - t0:7.1f} s", flush=True)
+        print(f"  [{label}] sim {_hhmm(now)}  delivered {delivered:6d}/{total}  wall {wall_at[hour]:7.1f} s", flush=True)
 
     with PeakMemory() as memory:
         if args.runtime == "ray":
@@ -153,7 +152,7 @@ def by_hour(result: Any, wall_at: dict[int, float]) -> dict[str, dict[str, Any]]
     out: dict[str, dict[str, Any]] = {}
     previous_wall = 0.0
     for hour in sorted(set(rows) | set(last_tick)):
-        r = rows.get(hour) or row(hour)
+        r = row(hour)
         tick = last_tick.get(hour)
         wall = wall_at.get(hour)
         out[f"{hour:02d}"] = {

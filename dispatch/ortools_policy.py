@@ -224,7 +224,7 @@ def _seed(snapshot: SolverSnapshot, previous: dict[str, list[tuple[str, StopKind
 
     current = {vid: cost(vehicles[vid], stops) for vid, stops in routes.items()}
     for request in sorted((r for r in problem.requests if r.id not in planned), key=lambda r: r.pickup.earliest if r.pickup else 0):
-        pickup, drop = request.pickup, request.dropoff
+        pickup = request.pickup
         if pickup is None:
             continue
         best: tuple[tuple[int, int, str], list[tuple[str, StopKind]], tuple[int, int]] | None = None
