@@ -267,6 +267,7 @@ class LiveHost:
             courier = shard._couriers[courier_id]
             pipe.hset(K.courier_key(courier_id), mapping={
                 "status": str(courier.status), "orders": json.dumps(shard.courier_orders(courier_id)),
+                "offered": json.dumps(shard.offered_orders(courier_id)),
                 "region": K.region_tag(self.region),
             })
         for event in result.events:

@@ -434,7 +434,10 @@ class SimCourier:
     async def _on_hello(self, data: dict[str, Any]) -> None:
         self._status(str(data.get("status", "off_shift")))
         known = {o for s in self.route for o in s.orders}
-        if self.pending_offer in self.offers_seen:  # offered, not yet accepted: on the server's route, not on ours yet
+        # offered, not yet accepted: on the server's route, not on ours yet; the offer frame (perhaps
+        # still to come in the replay after this hello) is how they get on ours
+        known.update(data.get("offered", []))
+        if self.pending_offer in self.offers_seen:
             known.update(self.offers_seen[self.pending_offer].get("orders", []))
         unknown = [o for o in data.get("orders", []) if o not in known and o not in self.dropped]
         if unknown:

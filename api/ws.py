@@ -315,7 +315,8 @@ async def courier(ws: WebSocket, token: str | None = None, after: int = 0) -> No
     await app.hub.follow(K.stream("courier", session.me)[2], conn)
     try:
         state = await session.state()
-        conn.control("hello", {"courier": session.me, "status": state.get("status", "off_shift"), "orders": json.loads(state.get("orders", "[]"))})
+        conn.control("hello", {"courier": session.me, "status": state.get("status", "off_shift"), "orders": json.loads(state.get("orders", "[]")),
+                               "offered": json.loads(state.get("offered", "[]"))})
         await _replay(app.redis, conn, "courier", session.me, conn.last_seq)
         while True:
             frame = parse(await ws.receive_text(), COURIER_FRAMES, app.settings.ws_max_frame_bytes)

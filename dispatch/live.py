@@ -397,6 +397,11 @@ class LiveRegionShard(RegionShard):
             return []
         return list(dict.fromkeys([*courier.onboard, *(o for s in courier.route for o in s.order_ids)]))
 
+    def offered_orders(self, courier_id: str) -> list[str]:
+        """The orders of a courier's unanswered offer: on its route, but not yet its to pick up."""
+        offer = self.offers.get(courier_id)
+        return list(offer.order_ids) if offer is not None else []
+
 
 def _location(data: dict[str, object]) -> Location:
     try:

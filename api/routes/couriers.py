@@ -55,9 +55,10 @@ async def shift(body: ShiftChange, r: Redis, cfg: Config, who: CourierUser) -> A
 
 @router.get("/me", operation_id="get_my_courier_state")
 async def me(r: Redis, who: CourierUser) -> dict[str, Any]:
-    """Your state as the dispatcher last published it: status, region, orders on your route, last position."""
+    """Your state as the dispatcher last published it: status, region, orders on your route (``offered``:
+    those of them in an offer you have not answered yet), last position."""
     me = who.entity or who.user
     state = {k.decode(): v.decode() for k, v in (await r.hgetall(K.courier_key(me))).items()}
     return {"courier": me, "status": state.get("status", "off_shift"), "region": state.get("region"),
-            "orders": json.loads(state.get("orders", "[]")),
+            "orders": json.loads(state.get("orders", "[]")), "offered": json.loads(state.get("offered", "[]")),
             "lat": float(state["lat"]) if "lat" in state else None, "lng": float(state["lng"]) if "lng" in state else None}

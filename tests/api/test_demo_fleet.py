@@ -124,3 +124,27 @@ def test_fleet_cli_says_what_is_wrong_and_exits_2(live) -> None:
 
     helped = CliRunner().invoke(app, ["fleet", "--help"])
     assert helped.exit_code == 0 and "--speedup" in helped.output and "dispatch serve" in helped.output
+
+
+def test_a_resuming_app_takes_over_route_orders_but_not_an_offer_it_has_not_answered() -> None:
+    """The hello after a reconnect lists the route's orders and, apart, those of an unanswered offer.
+    The app reads and adopts the first (accepted while it was away); the offered one it leaves to
+    the offer frame: driving to it would be refused (measured: a pickup and a drop-off rejected
+    when a socket dropped just as the offer came)."""
+    import random
+    from types import SimpleNamespace
+
+    from api.fleet import Counters, SimCourier
+
+    store = {"id": "s1", "lat": 31.23, "lng": 121.47}
+    read: list[str] = []
+
+    async def read_order(order_id: str) -> dict[str, Any]:
+        read.append(order_id)
+        return {"id": order_id, "courier": "courier-1", "status": "assigned", "store_id": "s1", "dropoff": {"lat": 31.24, "lng": 121.48}}
+
+    fleet = SimpleNamespace(counters=Counters(), stores=[store], read_order=read_order)
+    courier = SimCourier(fleet, "courier-1", random.Random(0), store)  # type: ignore[arg-type]
+    asyncio.run(courier._on_hello({"courier": "courier-1", "status": "to_store", "orders": ["o1", "o2"], "offered": ["o1"]}))
+    assert read == ["o2"]
+    assert [(s.kind, s.orders) for s in courier.route] == [("pickup", ["o2"]), ("dropoff", ["o2"])]

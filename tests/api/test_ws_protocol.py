@@ -157,7 +157,7 @@ def test_courier_socket_auth_by_header_or_query(live: Live) -> None:
             async with websockets.connect(url, additional_headers=headers) as ws:
                 hello = await recv(ws)
                 assert hello["type"] == "hello"
-                assert hello["data"] == {"courier": "courier-1", "status": "off_shift", "orders": []}
+                assert hello["data"] == {"courier": "courier-1", "status": "off_shift", "orders": [], "offered": []}
 
     asyncio.run(run())
 
@@ -490,6 +490,10 @@ def test_a_declined_offer_goes_to_another_courier(live: Live) -> None:
                 second_id = next(c for c in apps if c != first)
                 offer = next(f for f in reversed(logs[first]) if f["type"] == "offer")
                 assert offer["data"]["orders"] == [order["id"]]
+                # the courier's state tells an order offered from one it has taken (a resuming app must not drive to it)
+                mine = live.wait(lambda: (s := httpx.get(f"{live.base}/couriers/me", headers=heads[first]).json())["offered"] and s,
+                                 timeout=5, what="the offer in the courier's state")
+                assert mine["offered"] == [order["id"]] and mine["orders"] == [order["id"]]
                 assert offer["data"]["expires"] > offer["ts"] - 1000 and offer["data"]["stops"][0]["kind"] == "pickup"
                 assert offer["data"]["stops"][0]["arrive"] > 1_600_000_000_000  # epoch ms, as the protocol says
                 await apps[first].send(json.dumps({"type": "decline", "offer": offer["data"]["offer"], "id": "no"}))
@@ -501,6 +505,9 @@ def test_a_declined_offer_goes_to_another_courier(live: Live) -> None:
                 await until(apps[second_id], lambda f: f["type"] == "offer_accepted", 5, logs[second_id])
                 await until(track, lambda f: f["type"] == "status" and f["data"]["status"] == "assigned"
                             and f["data"].get("courier") == second_id, 5, track_log)
+                taken = live.wait(lambda: not (s := httpx.get(f"{live.base}/couriers/me", headers=heads[second_id]).json())["offered"] and s,
+                                  timeout=5, what="the accepted offer out of the courier's offered orders")
+                assert taken["orders"] == [order["id"]]
             statuses = [f["data"]["status"] for f in track_log if f["type"] == "status"]
             assert statuses.count("assigned") == 2
             back = statuses.index("assigned") + 1

@@ -567,7 +567,9 @@ def test_etas_follow_the_route_from_the_pinged_position_and_zone_stats() -> None
     at(sh, 0, on("c1", 0), on("c2", 0, FAR), new_stores=stores())
     at(sh, 1, orders=[order("o1", placed=1, ready=3)])
     assert set(sh.offers) == {"c1"}
+    assert sh.courier_orders("c1") == ["o1"] and sh.offered_orders("c1") == ["o1"]  # on its route, not yet its own
     at(sh, 1.1, rep("accept", "c1", 1.1, offer=sh.offers["c1"].id))
+    assert sh.offered_orders("c1") == [] and sh.offered_orders("nobody") == []
     # o2 is only due later (ready at 60, release lead 20): open; c2 stays idle
     at(sh, 2, orders=[order("o2", placed=2, ready=60, door=DOOR2)])
     mid = Location((HOME.lat + STORE.lat) / 2, (HOME.lng + STORE.lng) / 2)
@@ -616,7 +618,7 @@ def test_eta_of_an_order_in_a_pending_offer_and_a_two_drop_route() -> None:
     d1 = pickup + HALF_P + TRAVEL.minutes(STORE, DOOR, pickup + HALF_P) + HALF_D
     d2 = d1 + HALF_D + TRAVEL.minutes(DOOR, DOOR2, d1 + HALF_D) + HALF_D
     assert (etas["o1"], etas["o2"]) == (pytest.approx(d1), pytest.approx(d2))
-    assert sh.courier_orders("c1") == ["o1", "o2"]
+    assert sh.courier_orders("c1") == ["o1", "o2"] and sh.offered_orders("c1") == ["o1", "o2"]
 
 
 # -- 9. persistence ------------------------------------------------------------------------------------
