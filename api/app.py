@@ -12,8 +12,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI, HTTPException, Request, WebSocket
+from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
 from actors import live_keys as K
@@ -27,8 +27,8 @@ from api.shop.catalog_store import city_catalog
 from api.shop.checkout import Shop
 from api.security import TokenError, read_tracking_token
 from api.settings import Settings
+from api.ws import refuse, tracking_state
 from api.ws import router as ws_router
-from api.ws import tracking_state
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -70,6 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         reasons = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         return JSONResponse({"detail": reasons}, status_code=422)
+
+    @app.exception_handler(WebSocketRequestValidationError)
+    async def invalid_socket(ws: WebSocket, exc: WebSocketRequestValidationError) -> None:
+        """A socket whose query is invalid (``after`` out of range, say) is told why, then closed (4400)."""
+        reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        await ws.accept()
+        await refuse(ws, "bad_query", reasons, 4400)
 
     @app.get("/", include_in_schema=False)
     async def home() -> FileResponse:

@@ -4,11 +4,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import h3
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from redis.exceptions import RedisError
 
 from actors import live_keys as K
@@ -16,81 +15,18 @@ from actors.live_host import minutes_now
 from api import orders as svc
 from api.hub import Conn
 from api.security import Principal, TokenError, read_access_token, read_tracking_token
+from api.ws_frames import (COURIER_FRAMES, MAX_SEQ, VIEWER_FRAMES, Answer, ClientFrame, Dropoff, LocationFrame, Locations, Pickup, Resume,
+                           parse, receive)
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 ROUTE_RES = 9
-
-
-# -- client frames -----------------------------------------------------------------------------
-class _Frame(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: str
-    id: str | None = Field(None, max_length=64)
-
-
-class Answer(_Frame):
-    offer: str = Field(min_length=1, max_length=128)
-
-
-class Ping(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    lat: float = Field(ge=-90, le=90)
-    lng: float = Field(ge=-180, le=180)
-    at: float | None = None
-
-
-class LocationFrame(_Frame, Ping):
-    pass
-
-
-class Locations(_Frame):
-    points: list[Ping] = Field(min_length=1, max_length=100)
-
-
-class Pickup(_Frame):
-    orders: list[str] = Field(min_length=1, max_length=20)
-
-
-class Dropoff(_Frame):
-    order: str = Field(min_length=1, max_length=64)
-    pin: str = Field(pattern=r"^\d{4}$")
-
-
-class Resume(_Frame):
-    after: int = Field(ge=0)
-
-
-COURIER_FRAMES: dict[str, type[_Frame]] = {
-    "accept": Answer, "decline": Answer, "location": LocationFrame, "locations": Locations,
-    "pickup": Pickup, "dropoff": Dropoff, "resume": Resume, "ping": _Frame, "pong": _Frame,
-}
-VIEWER_FRAMES: dict[str, type[_Frame]] = {"resume": Resume, "ping": _Frame, "pong": _Frame}
-
-
-def parse(text: str, kinds: dict[str, type[_Frame]], max_bytes: int) -> _Frame | tuple[str, str, str | None]:
-    """A client frame, or (code, detail, ref) for the error frame that answers it."""
-    if len(text.encode()) > max_bytes:
-        return "too_large", f"frames are at most {max_bytes} bytes", None
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        return "bad_json", "not JSON", None
-    if not isinstance(raw, dict):
-        return "bad_json", "a frame is a JSON object", None
-    ref = raw.get("id") if isinstance(raw.get("id"), str) else None
-    model = kinds.get(raw.get("type"))  # type: ignore[arg-type]
-    if model is None:
-        return "unknown_type", f"type must be one of {', '.join(sorted(kinds))}", ref
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'frame'}: {e['msg']}" for e in exc.errors())
-        return "bad_frame", detail, ref
+# ``?after=N``: out of range, the socket is refused (``api.app``: error frame ``bad_query``, close 4400)
+After = Annotated[int, Query(ge=0, le=MAX_SEQ, description="resume after this seq")]
 
 
 # -- helpers -----------------------------------------------------------------------------------
-async def _refuse(ws: WebSocket, code: str, detail: str, close_code: int) -> None:
+async def refuse(ws: WebSocket, code: str, detail: str, close_code: int) -> None:
     await ws.send_text(json.dumps({"seq": 0, "type": "error", "ts": int(time.time() * 1000), "data": {"code": code, "detail": detail}}))
     await ws.close(close_code)
 
@@ -100,6 +36,13 @@ def _bearer(ws: WebSocket, token: str | None) -> str | None:
     if header.lower().startswith("bearer "):
         return header[7:].strip()
     return token
+
+
+async def _start_at(r: Any, kind: str, ident: str, after: int) -> int:
+    """Where a socket that says it saw ``after`` starts: never beyond the stream's last ``seq`` (a client
+    ahead of the stream has nothing to replay, and must not miss the live frames numbered below its ``after``)."""
+    last = await r.get(K.stream(kind, ident)[0])
+    return min(after, int(last or 0))
 
 
 async def _replay(r: Any, conn: Conn, kind: str, ident: str, after: int) -> None:
@@ -148,20 +91,20 @@ async def tracking_state(r: Any, order: dict[str, Any]) -> dict[str, Any]:
 
 # -- /ws/track ---------------------------------------------------------------------------------
 @router.websocket("/ws/track/{order_id}")
-async def track(ws: WebSocket, order_id: str, token: str | None = None, after: int = 0) -> None:
+async def track(ws: WebSocket, order_id: str, token: str | None = None, after: After = 0) -> None:
     await ws.accept()
     app = ws.app.state
     try:
         read_tracking_token(token or "", app.settings.tracking_secret, order_id)
     except TokenError as exc:
-        await _refuse(ws, "unauthorized", str(exc), 4401)
+        await refuse(ws, "unauthorized", str(exc), 4401)
         return
     try:
         order = await svc.load_order(app.redis, order_id)
     except svc.OrderError as exc:
-        await _refuse(ws, "not_found", exc.detail, 4404)
+        await refuse(ws, "not_found", exc.detail, 4404)
         return
-    conn = Conn(ws, max(0, after))
+    conn = Conn(ws, await _start_at(app.redis, "order", order_id, after))
     conn.hold()
     await app.hub.follow(K.stream("order", order_id)[2], conn)
     try:
@@ -175,11 +118,15 @@ async def track(ws: WebSocket, order_id: str, token: str | None = None, after: i
 async def _viewer_loop(ws: WebSocket, conn: Conn, app: Any, kind: str, ident: str) -> None:
     try:
         while True:
-            frame = parse(await ws.receive_text(), VIEWER_FRAMES, app.settings.ws_max_frame_bytes)
+            frame = parse(await receive(ws), VIEWER_FRAMES, app.settings.ws_max_frame_bytes)
             if isinstance(frame, tuple):
                 conn.control("error", {"code": frame[0], "detail": frame[1], "ref": frame[2]})
             elif isinstance(frame, Resume):
-                await _replay(app.redis, conn, kind, ident, frame.after)
+                try:
+                    await _replay(app.redis, conn, kind, ident, frame.after)
+                except RedisError as exc:  # as on the courier socket: this frame fails, not the socket
+                    log.warning("%s %s: resume failed: %s", kind, ident, exc)
+                    conn.control("error", {"code": "unavailable", "detail": "try again shortly", "ref": frame.id})
             elif frame.type == "ping":
                 conn.control("pong")
     except WebSocketDisconnect:
@@ -194,10 +141,10 @@ async def ops(ws: WebSocket, token: str | None = None) -> None:
     try:
         who = read_access_token(_bearer(ws, token) or "", app.settings.jwt_secret)
     except TokenError as exc:
-        await _refuse(ws, "unauthorized", str(exc), 4401)
+        await refuse(ws, "unauthorized", str(exc), 4401)
         return
     if who.role not in ("planner", "admin"):
-        await _refuse(ws, "forbidden", f"ops is for planners; you are {who.role}", 4403)
+        await refuse(ws, "forbidden", f"ops is for planners; you are {who.role}", 4403)
         return
     conn = Conn(ws)
     conn.hold()  # zones frames heard while the hello is read go out after it
@@ -240,7 +187,7 @@ class CourierSession:
         await self.r.xadd(K.inputs_key(int(region, 16)), {"k": "report", "j": json.dumps(payload)})
         return True
 
-    async def handle(self, frame: _Frame) -> None:
+    async def handle(self, frame: ClientFrame) -> None:
         ack = True
         if isinstance(frame, Answer):
             ack = await self.report(frame.type, {"offer": frame.offer})
@@ -298,18 +245,19 @@ class CourierSession:
 
 
 @router.websocket("/ws/courier")
-async def courier(ws: WebSocket, token: str | None = None, after: int = 0) -> None:
+async def courier(ws: WebSocket, token: str | None = None, after: After = 0) -> None:
     await ws.accept()
     app = ws.app.state
     try:
         who = read_access_token(_bearer(ws, token) or "", app.settings.jwt_secret)
     except TokenError as exc:
-        await _refuse(ws, "unauthorized", str(exc), 4401)
+        await refuse(ws, "unauthorized", str(exc), 4401)
         return
     if who.role != "courier":
-        await _refuse(ws, "forbidden", f"this socket is for couriers; you are {who.role}", 4403)
+        await refuse(ws, "forbidden", f"this socket is for couriers; you are {who.role}", 4403)
         return
-    conn = Conn(ws, max(0, after))
+    me = who.entity or who.user
+    conn = Conn(ws, await _start_at(app.redis, "courier", me, after))
     conn.hold()
     session = CourierSession(ws, who, conn)
     await app.hub.follow(K.stream("courier", session.me)[2], conn)
@@ -319,7 +267,7 @@ async def courier(ws: WebSocket, token: str | None = None, after: int = 0) -> No
                                "offered": json.loads(state.get("offered", "[]"))})
         await _replay(app.redis, conn, "courier", session.me, conn.last_seq)
         while True:
-            frame = parse(await ws.receive_text(), COURIER_FRAMES, app.settings.ws_max_frame_bytes)
+            frame = parse(await receive(ws), COURIER_FRAMES, app.settings.ws_max_frame_bytes)
             if isinstance(frame, tuple):
                 conn.control("error", {"code": frame[0], "detail": frame[1], "ref": frame[2]})
                 continue

@@ -27,6 +27,7 @@ Frame = dict[str, Any]
 STREAM_TYPES = {"status", "eta", "position", "route", "offer", "offer_accepted", "offer_withdrawn", "route_changed",
                 "shift_ending", "zones"}
 CONTROL_TYPES = {"hello", "ping", "pong", "error", "ack"}
+MAX_SEQ = 2**53 - 1  # the largest ``after`` the protocol takes
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -265,6 +266,78 @@ def test_tracking_socket_answers_bad_frames_and_stays_open(live: Live) -> None:
                 while True:
                     await recv(ws)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+    asyncio.run(run())
+
+
+NESTED = "[" * 8000 + "]" * 8000  # under the size limit, beyond what the JSON parser recurses into
+ODD_FRAMES: list[tuple[str | bytes, str, str]] = [  # (frame, code, a word of the detail)
+    (b'{"type": "ping"}', "binary_frame", "binary"),
+    (b"\x00\xff" * 100, "binary_frame", "binary"),
+    (NESTED, "bad_json", "nested"),
+    ('{"type": "ping", "id": ' + NESTED + "}", "bad_json", "nested"),
+    ('{"type": ["ping"]}', "unknown_type", "type"),
+    (json.dumps({"type": "resume", "after": 10**30}), "bad_frame", "after"),
+    (json.dumps({"type": "resume", "after": 2**63}), "bad_frame", "after"),
+]
+
+
+def test_every_socket_answers_binary_nested_and_huge_resume_frames_and_stays_open(live: Live) -> None:
+    assert len(NESTED.encode()) < live.settings.ws_max_frame_bytes
+    order = place_order(live)
+    urls = {"courier": (f"{live.ws}/ws/courier", live.headers("courier-1")), "track": (live.ws + order["tracking"]["ws"], {}),
+            "ops": (f"{live.ws}/ws/ops?token={live.token('planner')}", {})}
+
+    async def run() -> None:
+        for name, (url, headers) in urls.items():
+            async with websockets.connect(url, additional_headers=headers) as ws:
+                frames = [await recv(ws)]
+                for frame, code, word in ODD_FRAMES:
+                    await ws.send(frame)
+                    error = await until(ws, lambda f: f["type"] in ("error", "pong"), 5, frames)
+                    assert error["type"] == "error" and error["data"]["code"] == code, (name, frame[:40], error)
+                    assert word in error["data"]["detail"], (name, error)
+                    await ws.send('{"type": "ping"}')
+                    await until(ws, lambda f: f["type"] == "pong", 5, frames)
+                assert not any(is_error("unavailable")(f) for f in frames)
+                check_seqs(frames)
+
+    asyncio.run(run())
+
+
+def test_after_out_of_range_refuses_the_socket_and_beyond_the_stream_replays_nothing(live: Live) -> None:
+    order = place_order(live)
+    live.wait(lambda: len(durable(live, order["id"])) >= 2, what="the order's first status frames")
+    courier = live.headers("courier-1")
+
+    async def run() -> None:
+        for bad in (10**30, 2**63, MAX_SEQ + 1, -1, "abc"):
+            for url, headers in ((f"{live.ws}{order['tracking']['ws']}&after={bad}", {}), (f"{live.ws}/ws/courier?after={bad}", courier)):
+                frame, code = await refused(url, headers)
+                assert frame["type"] == "error" and frame["data"]["code"] == "bad_query", (url, frame)
+                assert "after" in frame["data"]["detail"] and code == 4400
+        # ahead of the stream: nothing to replay, and the live frames numbered below ``after`` still come
+        async with websockets.connect(f"{live.ws}{order['tracking']['ws']}&after={MAX_SEQ}") as ws:
+            hello = await recv(ws)
+            last = json.loads(durable(live, order["id"])[-1])["seq"]
+            counter = int(live.redis.get(K.stream("order", order["id"])[0]))  # durable or not, the stream's last seq
+            assert hello["type"] == "hello" and last <= hello["seq"] <= counter
+            log = [hello]
+            reply = httpx.post(f"{live.base}/orders/{order['id']}/cancel", headers=live.headers("alice"))
+            assert reply.status_code == 202, reply.text
+            cancelled = await until(ws, is_status("cancelled"), 10, log)
+            assert cancelled["seq"] > hello["seq"]
+            check_seqs(log, hello["seq"])
+        async with websockets.connect(f"{live.ws}/ws/courier?after={MAX_SEQ}", additional_headers=courier) as app:
+            log = [await recv(app)]
+            assert log[0]["seq"] == 0
+            await app.send(json.dumps({"type": "resume", "after": MAX_SEQ, "id": "far"}))
+            ack = await until(app, lambda f: f["type"] in ("ack", "error"), 5, log)
+            assert ack["type"] == "ack" and ack["data"]["ref"] == "far"
+            await app.send(json.dumps({"type": "resume", "after": 10**30, "id": "absurd"}))
+            error = await until(app, lambda f: f["type"] in ("ack", "error"), 5, log)
+            assert error["data"]["code"] == "bad_frame" and error["data"]["ref"] == "absurd" and "after" in error["data"]["detail"]
+            check_seqs(log)
 
     asyncio.run(run())
 
