@@ -13,6 +13,9 @@ from pwdlib import PasswordHash
 
 _hasher = PasswordHash.recommended()
 ROLES = ("customer", "courier", "store", "planner", "admin")
+# a token without one of these is refused (PyJWT checks ``sub`` is a string and ``exp`` a number when present)
+ACCESS_CLAIMS = ["sub", "exp", "aud", "role"]
+TRACKING_CLAIMS = ["sub", "exp", "aud"]
 
 
 def hash_password(password: str) -> str:
@@ -47,12 +50,17 @@ def access_token(principal: Principal, secret: str, minutes: int) -> str:
 
 def read_access_token(token: str, secret: str) -> Principal:
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], audience="api")
+        claims = jwt.decode(token, secret, algorithms=["HS256"], audience="api", options={"require": ACCESS_CLAIMS})
     except jwt.PyJWTError as exc:
         raise TokenError(f"invalid access token: {exc}") from None
-    if claims.get("role") not in ROLES:
+    if not claims["sub"]:
+        raise TokenError("invalid access token: empty sub")
+    if claims["role"] not in ROLES:
         raise TokenError("invalid access token: unknown role")
-    return Principal(claims["sub"], claims["role"], claims.get("ent", ""))
+    entity = claims.get("ent", "")
+    if not isinstance(entity, str):
+        raise TokenError("invalid access token: ent must be a string")
+    return Principal(claims["sub"], claims["role"], entity)
 
 
 def tracking_token(order_id: str, secret: str, hours: int) -> str:
@@ -62,7 +70,7 @@ def tracking_token(order_id: str, secret: str, hours: int) -> str:
 
 def read_tracking_token(token: str, secret: str, order_id: str) -> None:
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], audience="track")
+        claims = jwt.decode(token, secret, algorithms=["HS256"], audience="track", options={"require": TRACKING_CLAIMS})
     except jwt.PyJWTError as exc:
         raise TokenError(f"invalid tracking token: {exc}") from None
     if claims.get("sub") != order_id:

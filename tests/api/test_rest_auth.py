@@ -80,6 +80,43 @@ def test_missing_garbled_expired_or_forged_tokens_are_401(live) -> None:
     assert secret == DEV_SECRET  # the test service runs with the development secret
 
 
+def test_tokens_missing_a_required_claim_are_401_with_the_claim_named(live) -> None:
+    secret = live.settings.jwt_secret
+    full = {"sub": "alice", "role": "customer", "ent": "alice", "iat": int(time.time()), "exp": int(time.time()) + 600, "aud": "api"}
+    assert httpx.get(f"{live.base}/orders", headers=bearer(jwt.encode(full, secret, algorithm="HS256"))).status_code == 200
+    for claim in ("sub", "exp", "role", "aud"):
+        token = jwt.encode({k: v for k, v in full.items() if k != claim}, secret, algorithm="HS256")
+        reply = httpx.get(f"{live.base}/orders", headers=bearer(token))
+        assert reply.status_code == 401, (claim, reply.text)
+        assert reply.json()["detail"] == f'invalid access token: Token is missing the "{claim}" claim'
+        assert reply.headers["WWW-Authenticate"] == "Bearer"
+    odd = {"a number for sub": {**full, "sub": 7}, "an empty sub": {**full, "sub": ""}, "a list for ent": {**full, "ent": ["g1"]}}
+    for what, claims in odd.items():
+        reply = httpx.get(f"{live.base}/orders", headers=bearer(jwt.encode(claims, secret, algorithm="HS256")))
+        assert reply.status_code == 401, (what, reply.text)
+        assert reply.json()["detail"].startswith("invalid access token: "), what
+    # the tokens the service issues carry every required claim
+    issued = jwt.decode(live.token("alice"), secret, algorithms=["HS256"], audience="api")
+    assert {"sub", "exp", "role", "aud"} <= set(issued)
+
+
+def test_tracking_tokens_without_exp_or_sub_are_refused(live) -> None:
+    store = live.stores()[0]
+    door = {"lat": store["lat"] + 0.01, "lng": store["lng"] + 0.01}
+    order = httpx.post(f"{live.base}/orders", json={"store_id": store["id"], "dropoff": door}, headers=live.headers("alice")).json()
+    secret = live.settings.tracking_secret
+    issued = jwt.decode(order["tracking"]["token"], secret, algorithms=["HS256"], audience="track")
+    assert {"sub", "exp", "aud"} <= set(issued)
+    full = {"sub": order["id"], "iat": int(time.time()), "exp": int(time.time()) + 600, "aud": "track"}
+    url = f"{live.base}/track/{order['id']}/state"
+    assert httpx.get(url, params={"token": jwt.encode(full, secret, algorithm="HS256")}).status_code == 200
+    for claim in ("sub", "exp", "aud"):
+        token = jwt.encode({k: v for k, v in full.items() if k != claim}, secret, algorithm="HS256")
+        reply = httpx.get(url, params={"token": token})
+        assert reply.status_code == 401, (claim, reply.text)
+        assert reply.json()["detail"] == f'invalid tracking token: Token is missing the "{claim}" claim'
+
+
 def test_register_a_customer_then_sign_in(live) -> None:
     reply = httpx.post(f"{live.base}/auth/register", json={"username": "carol", "password": "carol-pass-1"})
     assert reply.status_code == 201, reply.text

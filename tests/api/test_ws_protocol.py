@@ -163,6 +163,30 @@ def test_courier_socket_auth_by_header_or_query(live: Live) -> None:
     asyncio.run(run())
 
 
+def test_sockets_refuse_tokens_missing_a_required_claim(live: Live) -> None:
+    order = place_order(live)
+    now = int(time.time())
+    access = {"sub": "courier-1", "role": "courier", "ent": "courier-1", "iat": now, "exp": now + 600, "aud": "api"}
+    tracking = {"sub": order["id"], "iat": now, "exp": now + 600, "aud": "track"}
+
+    def without(claims: dict[str, Any], claim: str, secret: str) -> str:
+        return jwt.encode({k: v for k, v in claims.items() if k != claim}, secret, algorithm="HS256")
+
+    async def run() -> None:
+        for claim in ("sub", "exp", "role", "aud"):
+            token = without(access, claim, live.settings.jwt_secret)
+            for url in (f"{live.ws}/ws/courier?token={token}", f"{live.ws}/ws/ops?token={token}"):
+                frame, code = await refused(url)
+                assert frame["data"]["code"] == "unauthorized" and code == 4401, (claim, frame)
+                assert f'missing the "{claim}" claim' in frame["data"]["detail"]
+        for claim in ("sub", "exp", "aud"):
+            frame, code = await refused(f"{live.ws}/ws/track/{order['id']}?token={without(tracking, claim, live.settings.tracking_secret)}")
+            assert frame["data"]["code"] == "unauthorized" and code == 4401, (claim, frame)
+            assert f'missing the "{claim}" claim' in frame["data"]["detail"]
+
+    asyncio.run(run())
+
+
 def test_ops_socket_is_for_planners(live: Live) -> None:
     planner = live.token("planner")
     admin = live.token("admin")
