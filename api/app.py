@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError, WebSocketRequestValidatio
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
 from actors import live_keys as K
+from api import logredact
 from api import orders as svc
 from api.hub import Hub
 from api.routes import auth, couriers, ops, orders, stores
@@ -39,6 +40,7 @@ Sign in with `POST /auth/token` (OAuth2 password flow); roles: customer, courier
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    logredact.install()  # tokens in ?token= stay out of uvicorn's access and handshake logs
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

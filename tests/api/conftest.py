@@ -69,7 +69,7 @@ class Live:
         raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def start_live(redis_url: str, **overrides: Any) -> tuple[Live, Any]:
+def start_live(redis_url: str, log_level: str = "warning", **overrides: Any) -> tuple[Live, Any]:
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     # greedy offers at once (ortools, the serve default, waits until a courier must leave: slow for tests)
@@ -81,7 +81,7 @@ def start_live(redis_url: str, **overrides: Any) -> tuple[Live, Any]:
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", ws_max_size=WS_MAX_BYTES))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level=log_level, ws_max_size=WS_MAX_BYTES))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

@@ -1,13 +1,18 @@
 """REST sign-in, tokens, customer registration and admin-created users, against the live service."""
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 import httpx
 import jwt
+import websockets
 
+from api.logredact import RedactTokens, redact
 from api.security import Principal, access_token
 from api.settings import DEV_SECRET
+from tests.api.conftest import start_live
 
 
 def entries(live, stream: str = "audit") -> list[dict[str, str]]:
@@ -115,6 +120,50 @@ def test_tracking_tokens_without_exp_or_sub_are_refused(live) -> None:
         reply = httpx.get(url, params={"token": token})
         assert reply.status_code == 401, (claim, reply.text)
         assert reply.json()["detail"] == f'invalid tracking token: Token is missing the "{claim}" claim'
+
+
+def test_redact_rewrites_only_token_values() -> None:
+    assert redact("/track/o1/state?token=a.b-c_d&after=3") == "/track/o1/state?token=***&after=3"
+    assert redact("/ws/courier?after=2&token=xyz") == "/ws/courier?after=2&token=***"
+    assert redact("/x?access_token=xyz#frag") == "/x?access_token=***#frag"
+    assert redact("/orders?limit=5&mytoken=keep") == "/orders?limit=5&mytoken=keep"
+
+
+def test_tokens_in_the_query_stay_out_of_uvicorns_logs(redis_url) -> None:
+    live, stop = start_live(redis_url, log_level="info")
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    keep = Keep()
+    loggers = [logging.getLogger(name) for name in ("uvicorn.access", "uvicorn.error")]
+    for logger in loggers:
+        assert any(isinstance(f, RedactTokens) for f in logger.filters)  # installed by create_app
+        logger.addHandler(keep)
+    try:
+        store = live.stores()[0]
+        door = {"lat": store["lat"] + 0.01, "lng": store["lng"] + 0.01}
+        order = httpx.post(f"{live.base}/orders", json={"store_id": store["id"], "dropoff": door}, headers=live.headers("alice")).json()
+        tracking, courier = order["tracking"]["token"], live.token("courier-1")
+        assert httpx.get(f"{live.base}/track/{order['id']}/state", params={"token": tracking}).status_code == 200
+
+        async def run() -> None:
+            for url in (f"{live.ws}/ws/track/{order['id']}?token={tracking}&after=0", f"{live.ws}/ws/courier?token={courier}"):
+                async with websockets.connect(url) as ws:
+                    assert "hello" in await asyncio.wait_for(ws.recv(), 10)
+
+        asyncio.run(run())
+    finally:
+        for logger in loggers:
+            logger.removeHandler(keep)
+        stop()
+    lines = [r.getMessage() for r in records]
+    assert any(f"GET /track/{order['id']}/state?token=*** HTTP/1.1" in line for line in lines), lines
+    assert any(f'"WebSocket /ws/track/{order["id"]}?token=***&after=0" [accepted]' in line for line in lines), lines
+    assert any('"WebSocket /ws/courier?token=***" [accepted]' in line for line in lines), lines
+    assert not [line for line in lines if tracking in line or courier in line]
 
 
 def test_register_a_customer_then_sign_in(live) -> None:
