@@ -28,6 +28,7 @@ from api.shop.catalog_store import city_catalog
 from api.shop.checkout import Shop
 from api.security import TokenError, read_tracking_token
 from api.settings import Settings
+from api.throttle import SignInThrottle
 from api.ws import refuse, tracking_state
 from api.ws import router as ws_router
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.emit = app.state.redis.register_script(K.EMIT)
         app.state.ping = app.state.redis.register_script(K.PING)
         app.state.hub = Hub(app.state.redis, settings.ws_ping_s)
+        app.state.signin = SignInThrottle(app.state.redis, settings)
         await app.state.hub.start()
         app.state.shop = Shop(app.state.redis, settings, await city_catalog(app.state.redis))
         background = shop_workers.start(app.state.shop)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordRequestForm
 
@@ -12,17 +12,30 @@ from api.deps import Admin, Config, Redis
 from api.models import Register, TokenOut, UserCreate
 from api.orders import audit
 from api.security import Principal, access_token, hash_password, verify_password
+from api.throttle import SignInThrottle, Throttled
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=TokenOut, operation_id="sign_in")
-async def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], r: Redis, cfg: Config) -> TokenOut:
-    """Exchange a user name and password for a bearer token (form fields ``username``, ``password``)."""
+@router.post("/token", response_model=TokenOut, operation_id="sign_in",
+             responses={429: {"description": "too many failed sign-ins for the account or the address; see Retry-After"}})
+async def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, r: Redis, cfg: Config) -> TokenOut:
+    """Exchange a user name and password for a bearer token (form fields ``username``, ``password``).
+
+    After ``SIGNIN_ACCOUNT_FAILURES`` failures of an account (or ``SIGNIN_ADDRESS_FAILURES`` from one
+    address) within ``SIGNIN_WINDOW_S``, sign-in answers 429 with ``Retry-After``, even with the right password."""
+    throttle: SignInThrottle = request.app.state.signin
+    address = request.client.host if request.client else "unknown"
+    try:
+        await throttle.admit(form.username, address)
+    except Throttled as exc:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, exc.reason, headers={"Retry-After": str(exc.retry_after)}) from None
     stored = await r.hgetall(user_key(form.username))
     # argon2 takes ~0.1 s of CPU on purpose: off the event loop, so sockets keep flowing meanwhile
     if not stored or not await run_in_threadpool(verify_password, form.password, stored[b"hash"].decode()):
+        await throttle.failed(address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password", headers={"WWW-Authenticate": "Bearer"})
+    await throttle.succeeded(form.username)
     who = Principal(form.username, stored[b"role"].decode(), stored.get(b"entity", b"").decode())
     return TokenOut(access_token=access_token(who, cfg.jwt_secret, cfg.access_token_minutes), role=who.role, entity=who.entity)
 

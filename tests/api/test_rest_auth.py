@@ -166,6 +166,58 @@ def test_tokens_in_the_query_stay_out_of_uvicorns_logs(redis_url) -> None:
     assert not [line for line in lines if tracking in line or courier in line]
 
 
+def sign_in(live, user: str, password: str) -> httpx.Response:
+    return httpx.post(f"{live.base}/auth/token", data={"username": user, "password": password})
+
+
+def test_sign_in_is_throttled_per_account_even_for_the_right_password(live) -> None:
+    limit, window = live.settings.signin_account_failures, live.settings.signin_window_s
+    assert limit == 5
+    replies = [sign_in(live, "alice", f"guess-{i}") for i in range(20)]
+    assert [r.status_code for r in replies] == [401] * limit + [429] * (20 - limit)
+    right = sign_in(live, "alice", "demo")
+    assert right.status_code == 429 and "access_token" not in right.text
+    assert right.json()["detail"].startswith("too many failed sign-ins for this account")
+    assert 0 < int(right.headers["Retry-After"]) <= window
+    assert 0 < live.redis.ttl("throttle:signin:user:alice") <= window  # the counter expires
+    # another account from the same address is not locked out
+    assert sign_in(live, "bob", "demo").status_code == 200
+
+
+def test_a_successful_sign_in_resets_the_account_counter(live) -> None:
+    limit = live.settings.signin_account_failures
+    for _ in range(3):
+        assert [sign_in(live, "bob", "nope").status_code for _ in range(limit - 1)] == [401] * (limit - 1)
+        assert sign_in(live, "bob", "demo").status_code == 200
+    assert not live.redis.exists("throttle:signin:user:bob")
+    # many good sign-ins in a row are never throttled: only failures count
+    assert {sign_in(live, "courier-1", "demo").status_code for _ in range(3 * limit)} == {200}
+
+
+def test_parallel_guesses_do_not_slip_past_the_account_limit(live) -> None:
+    limit = live.settings.signin_account_failures
+
+    async def run() -> list[int]:
+        async with httpx.AsyncClient(base_url=live.base, timeout=30) as client:
+            replies = await asyncio.gather(*(client.post("/auth/token", data={"username": "alice", "password": f"p{i}"}) for i in range(20)))
+            return [r.status_code for r in replies]
+
+    codes = asyncio.run(run())
+    assert sorted(codes) == [401] * limit + [429] * (20 - limit)
+
+
+def test_sign_in_is_throttled_per_address(redis_url) -> None:
+    live, stop = start_live(redis_url, signin_address_failures=6)
+    try:
+        assert [sign_in(live, f"nobody-{i}", "demo").status_code for i in range(6)] == [401] * 6
+        refused = sign_in(live, "alice", "demo")
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["detail"].startswith("too many failed sign-ins for this address (6 in 300 s)")
+        assert 0 < int(refused.headers["Retry-After"]) <= 300
+    finally:
+        stop()
+
+
 def test_register_a_customer_then_sign_in(live) -> None:
     reply = httpx.post(f"{live.base}/auth/register", json={"username": "carol", "password": "carol-pass-1"})
     assert reply.status_code == 201, reply.text
