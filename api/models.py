@@ -92,6 +92,13 @@ class OrderCreated(OrderPublic):
     tracking: Tracking
 
 
+class PinUnlocked(BaseModel):
+    """A drop-off PIN unlocked: the order, and the wrong tries that were cleared."""
+
+    order: str
+    wrong_tries: int
+
+
 class Accepted(BaseModel):
     """The request is in the dispatcher's durable queue; the outcome arrives as frames (and in GET)."""
 

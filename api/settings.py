@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     signin_account_failures: int = Field(5, ge=1, description="failed sign-ins of one account within signin_window_s before 429")
     signin_address_failures: int = Field(50, ge=1, description="failed sign-ins from one client address within signin_window_s before 429")
     signin_window_s: int = Field(300, ge=1, description="how long a failed sign-in counts")
+    pin_max_failures: int = Field(5, ge=1, description="wrong drop-off PINs for one order before its drop-off locks (pin_locked)")
     ws_ping_s: float = Field(20.0, gt=0)
     ws_max_frame_bytes: int = Field(16 * 1024, ge=256)
     position_throttle_s: float = Field(0.5, ge=0, description="at most one position frame per courier per this many seconds")

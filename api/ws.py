@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from actors import live_keys as K
 from actors.live_host import minutes_now
 from api import orders as svc
+from api import pin
 from api.hub import Conn
 from api.security import Principal, TokenError, read_access_token, read_tracking_token
 from api.ws_frames import (COURIER_FRAMES, MAX_SEQ, VIEWER_FRAMES, Answer, ClientFrame, Dropoff, LocationFrame, Locations, Pickup, Resume,
@@ -205,10 +206,14 @@ class CourierSession:
         elif isinstance(frame, Dropoff):
             if not await self._mine(frame.order, frame.id):
                 return
-            pin = await self.r.hget(K.order_key(frame.order), "pin")
-            if pin is None or pin.decode() != frame.pin:
-                await svc.audit(self.r, self.who, "dropoff_wrong_pin", frame.order)
-                self.conn.control("error", {"code": "wrong_pin", "detail": "the PIN does not match", "ref": frame.id})
+            limit = self.cfg.pin_max_failures
+            verdict, wrong = await pin.check(self.r, K.order_key(frame.order), frame.order, frame.pin, limit)
+            if verdict is not pin.Verdict.OK:
+                locked = verdict is pin.Verdict.LOCKED
+                await svc.audit(self.r, self.who, "dropoff_pin_locked" if locked else "dropoff_wrong_pin", frame.order)
+                detail = (f"drop-off of {frame.order} is locked after {wrong} wrong PINs: ask support to unlock it" if locked
+                          else f"the PIN does not match ({limit - wrong} tries left)")
+                self.conn.control("error", {"code": "pin_locked" if locked else "wrong_pin", "detail": detail, "ref": frame.id})
                 return
             ack = await self.report("dropoff", {"order": frame.order})
             await svc.audit(self.r, self.who, "dropoff", frame.order)

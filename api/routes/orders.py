@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from api import orders as svc
-from api.deps import Caller, Config, Customer, Redis
+from api import pin
+from api.deps import Caller, Config, Customer, Redis, role
 from api.idempotency import IdempotencyError, run_once
-from api.models import Accepted, OrderCreate, OrderCreated, OrderPublic, Quote, QuoteRequest, Tracking
+from api.models import Accepted, OrderCreate, OrderCreated, OrderPublic, PinUnlocked, Quote, QuoteRequest, Tracking
+from api.security import Principal
 from api.security import tracking_token
 
 router = APIRouter(tags=["orders"])
@@ -89,3 +91,18 @@ async def cancel(order_id: str, r: Redis, who: Customer) -> Accepted:
         raise _fail(exc) from None
     await svc.audit(r, who, "cancel_order", order_id)
     return Accepted(detail=f"cancellation of {order_id} queued")
+
+
+@router.post("/orders/{order_id}/pin/unlock", response_model=PinUnlocked, operation_id="unlock_dropoff_pin")
+async def unlock_pin(order_id: str, r: Redis, who: Annotated[Principal, Depends(role("planner", "store"))]) -> PinUnlocked:
+    """Clear the wrong drop-off PINs of an order (after too many the courier's drop-off is refused with
+    ``pin_locked``). For planners, admins and the order's store, once the customer is reached another way."""
+    try:
+        order = await svc.load_order(r, order_id)
+    except svc.OrderError as exc:
+        raise _fail(exc) from None
+    if who.role == "store" and order["store"] != who.entity:
+        raise HTTPException(403, f"order {order_id} is not your store's")
+    wrong = await pin.unlock(r, order_id)
+    await svc.audit(r, who, "unlock_pin", order_id, wrong_tries=str(wrong))
+    return PinUnlocked(order=order_id, wrong_tries=wrong)

@@ -569,6 +569,55 @@ def test_courier_errors_not_yours_rejected_and_wrong_pin(live: Live) -> None:
     asyncio.run(run())
 
 
+def test_wrong_pins_lock_the_dropoff_until_support_unlocks_it(live: Live) -> None:
+    store = live.stores()[0]
+    courier = live.headers("courier-1")
+    limit = live.settings.pin_max_failures
+    assert limit == 5
+
+    async def run() -> None:
+        async with websockets.connect(f"{live.ws}/ws/courier", additional_headers=courier) as app:
+            log = [await recv(app)]
+            await on_shift(live, app, courier, store, log)
+            order = place_order(live, store=store)
+            offer = await until(app, lambda f: f["type"] == "offer", 10, log)
+            await app.send(json.dumps({"type": "accept", "offer": offer["data"]["offer"]}))
+            await until(app, lambda f: f["type"] == "offer_accepted", 5, log)
+            await app.send(json.dumps({"type": "pickup", "orders": [order["id"]]}))
+            await until(app, is_status("delivering"), 5, log)
+            # a burst of guesses, then the right PIN: every one answered, none accepted
+            guesses = [f"{(int(order['pin']) + k) % 10000:04d}" for k in range(1, 31)]
+            for k, guess in enumerate([*guesses, order["pin"]]):
+                await app.send(json.dumps({"type": "dropoff", "order": order["id"], "pin": guess, "id": f"g{k}"}))
+            answers = [await until(app, lambda f: f["type"] in ("error", "ack"), 5, log) for _ in range(len(guesses) + 1)]
+            assert [a["data"]["ref"] for a in answers] == [f"g{k}" for k in range(len(guesses) + 1)]
+            codes = [a["data"].get("code") for a in answers]
+            assert codes == ["wrong_pin"] * (limit - 1) + ["pin_locked"] * (len(guesses) + 1 - (limit - 1)), codes
+            assert answers[0]["data"]["detail"] == f"the PIN does not match ({limit - 1} tries left)"
+            assert "locked" in answers[-1]["data"]["detail"] and "unlock" in answers[-1]["data"]["detail"]
+            actions = [f[b"action"] for _, f in live.redis.xrange(K.AUDIT)]
+            assert b"dropoff" not in actions and actions.count(b"dropoff_pin_locked") == len(guesses) + 1 - (limit - 1)
+
+            # only support (a planner, an admin, the order's store) unlocks it
+            url = f"{live.base}/orders/{order['id']}/pin/unlock"
+            for user in ("alice", "courier-1", "store-g2"):
+                assert httpx.post(url, headers=live.headers(user)).status_code == 403, user
+            other_store = httpx.post(url, headers=live.headers("store-g2"))
+            assert other_store.json()["detail"] == f"order {order['id']} is not your store's"
+            unlocked = httpx.post(url, headers=live.headers("planner"))
+            assert unlocked.status_code == 200, unlocked.text
+            assert unlocked.json() == {"order": order["id"], "wrong_tries": limit}
+            assert httpx.post(f"{live.base}/orders/o-none/pin/unlock", headers=live.headers("planner")).status_code == 404
+            await app.send(json.dumps({"type": "dropoff", "order": order["id"], "pin": order["pin"], "id": "right"}))
+            ack = await until(app, lambda f: f["type"] in ("error", "ack"), 5, log)
+            assert ack["type"] == "ack" and ack["data"]["ref"] == "right"
+            await until(app, is_status("idle"), 5, log)
+            check_seqs(log)
+        assert order_status(live, order["id"])["status"] == "delivered"
+
+    asyncio.run(run())
+
+
 def test_a_declined_offer_goes_to_another_courier(live: Live) -> None:
     store = live.stores()[0]
     heads = {cid: live.headers(cid) for cid in ("courier-1", "courier-2")}
