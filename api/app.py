@@ -17,6 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
 from actors import live_keys as K
+from actors.durability import Fsync
+from api.durable import DurableWrites
 from api import orders as svc
 from api.hub import Hub
 from api.routes import auth, couriers, ops, orders, stores
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = aioredis.Redis(connection_pool=pool)
         app.state.emit = app.state.redis.register_script(K.EMIT)
         app.state.ping = app.state.redis.register_script(K.PING)
+        app.state.fsync = Fsync()
         app.state.hub = Hub(app.state.redis, settings.ws_ping_s)
         await app.state.hub.start()
         app.state.shop = Shop(app.state.redis, settings, await city_catalog(app.state.redis))
@@ -63,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="O2O dispatch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(DurableWrites)
     for router in (auth.router, orders.router, stores.router, couriers.router, ops.router, shop_routes.router, aftersales_routes.router, ws_router):
         app.include_router(router)
 
