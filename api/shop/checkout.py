@@ -25,7 +25,7 @@ from api.shop.models import CheckoutQuote, CheckoutRequest, PriceLineOut
 from api.shop.wallet import Wallet
 from commerce.errors import CommerceError
 from commerce.membership import level_for
-from commerce.pricing import CartLine, DeliveryFee, PriceQuote, price_cart
+from commerce.pricing import CartLine, DeliveryFee, PriceQuote, merge_lines, price_cart
 
 log = logging.getLogger(__name__)
 EXPIRING = "checkout:expiring"  # zset checkout id -> unix s when its payment window closes
@@ -234,13 +234,13 @@ class Shop:
 
 
 def _merged(body: CheckoutRequest) -> list[Any]:
-    """Lines of one SKU merged (a cart may list it twice)."""
+    """Lines of one SKU merged (a cart may list it twice), as pricing merges them (``merge_lines``).
+
+    The request already refused more than ``MAX_UNITS`` of a SKU over its lines, so the merged lines are valid ones.
+    """
     from api.shop.models import Line
 
-    qty: dict[str, int] = {}
-    for line in body.lines:
-        qty[line.sku] = qty.get(line.sku, 0) + line.qty
-    return [Line(sku=s, qty=q) for s, q in qty.items()]
+    return [Line(sku=s, qty=q) for s, q in merge_lines([CartLine(line.sku, line.qty) for line in body.lines]).items()]
 
 
 def _quote_dict(q: PriceQuote) -> dict[str, Any]:

@@ -196,3 +196,24 @@ def test_a_payment_of_the_wrong_amount_is_refunded_not_dispatched(live) -> None:
     missing = webhook(live, ghost, {SIGNATURE_HEADER: sign(ghost, secret, now)})
     assert missing.status_code == 404 and missing.json()["detail"]["code"] == "unknown_order"
     assert live.redis.get("webhook-event:evt_ghost") is None
+
+
+def test_one_sku_over_several_lines_is_refused_alike_by_quote_and_checkout(live) -> None:
+    """Pricing and the stock merge a SKU's lines into one; more than 99 units of it together are refused, never a 500."""
+    alice = as_demo(live, "alice")
+    body = cart(live, "s1", [(BEEF, 50), (BEEF, 50)])
+    before = stock(live, "s1", BEEF)
+    quoted = httpx.post(f"{live.base}/checkout/quote", json=body, headers=alice)
+    refused = place(live, alice, body, key="split-100")
+    assert quoted.status_code == refused.status_code == 422, (quoted.text, refused.text)
+    assert quoted.json() == refused.json()
+    assert any(f"{BEEF}: 100 units" in reason and "at most 99" in reason for reason in refused.json()["detail"]), refused.text
+    assert stock(live, "s1", BEEF) == before and live.redis.keys("checkout:o*") == []
+    # within the limit the split cart is one line of the merged quantity, quoted and placed alike
+    ok = cart(live, "s1", [(BEEF, 50), (BEEF, 49)])
+    quote = httpx.post(f"{live.base}/checkout/quote", json=ok, headers=alice)
+    assert quote.status_code == 200, quote.text
+    live.redis.hset("stock:{s1}", BEEF, 99)
+    out = placed(live, alice, ok)
+    assert out["quote"]["total_cents"] == quote.json()["total_cents"]
+    assert checkout(live, out["order_id"])["lines"] == f'[{{"sku": "{BEEF}", "qty": 99}}]' and stock(live, "s1", BEEF) == 0
