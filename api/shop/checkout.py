@@ -158,11 +158,12 @@ class Shop:
         c = await self.load(order_id)
         if int(c["total_cents"]) != amount_cents:
             log.warning("checkout %s: paid %d, expected %s; refunding", order_id, amount_cents, c["total_cents"])
-            await self._record_refund(order_id, amount_cents, "amount mismatch")
+            await self._return_payment(order_id, amount_cents, "amount mismatch")
             return "refunded_mismatch"
         if not await self._move(keys=[checkout_key(order_id)], args=["awaiting_payment", "paid"]):
-            await self._record_refund(order_id, amount_cents, f"paid while {c['status']}")
-            return f"refunded_{c['status']}"
+            status = (await self.r.hget(checkout_key(order_id), "status") or c["status"].encode()).decode()
+            await self._return_payment(order_id, amount_cents, f"paid while {status}")
+            return f"refunded_{status}"
         await self.inventory.commit(c["store"], order_id)
         await self.r.zrem(EXPIRING, order_id)
         await self.r.incrby(spend_key(c["customer"]), int(c["goods_paid_cents"]))
@@ -221,6 +222,19 @@ class Shop:
             await self.wallet.points(c["customer"], int(c["points"]), "refund_spend", c["id"], minutes_now())
         if with_slot and c.get("slot"):
             await svc.release_slot(self.r, c["slot"])
+
+    async def _return_payment(self, order_id: str, cents: int, reason: str) -> None:
+        """A payment the order does not keep (a duplicate, a late one, a wrong amount) goes back to the payer.
+
+        It is a payment of its own, not part of what the order was paid: it is booked as ``returned_cents`` (and
+        counted in ``returned_payments``), never as the order's ``refunded_cents``, so paid = kept + refunded still
+        holds for the order and its after-sales refunds are not refused for money it never kept.
+        """
+        pipe = self.r.pipeline(transaction=True)
+        pipe.xadd("refunds", {"order": order_id, "cents": cents, "reason": reason, "kind": "returned_payment", "at": minutes_now()})
+        pipe.hincrby(checkout_key(order_id), "returned_cents", cents)
+        pipe.hincrby(checkout_key(order_id), "returned_payments", 1)
+        await pipe.execute()
 
     async def _record_refund(self, order_id: str, cents: int, reason: str) -> None:
         await self.r.xadd("refunds", {"order": order_id, "cents": cents, "reason": reason, "at": minutes_now()})
