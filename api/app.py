@@ -12,12 +12,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
 from actors import live_keys as K
-from actors.durability import Fsync
+from actors.durability import Fsync, NotDurable
 from api.durable import DurableWrites
 from api import orders as svc
 from api.hub import Hub
@@ -74,6 +75,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         reasons = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         return JSONResponse({"detail": reasons}, status_code=422)
+
+    @app.exception_handler(RedisError)
+    @app.exception_handler(NotDurable)
+    async def storage_down(request: Request, exc: Exception) -> JSONResponse:
+        """Redis is down, restarting or paused: a clear 503 the client retries (with its Idempotency-Key), not a 500."""
+        log.warning("%s %s: storage unavailable: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": "storage unavailable (Redis is down or restarting); retry shortly with the same "
+                                       "Idempotency-Key"}, status_code=503, headers={"Retry-After": "1"})
 
     @app.get("/", include_in_schema=False)
     async def home() -> FileResponse:
