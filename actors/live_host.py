@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors import live_keys as K
+from actors.durability import Fsync
 from dispatch.errors import InvalidInput
 from dispatch.events import Event
 from dispatch.geo import Location
@@ -142,6 +143,9 @@ class LiveHost:
         self._courier_orders: dict[str, list[str]] = {}
         self.restored = False
         self.replayed = 0
+        self.fsync = Fsync()
+        self.published = -1  # the last step this host published (Redis may forget it: see ``_caught_up``)
+        self.resyncs = 0
         found = redis.hgetall(K.snapshot_key(region))
         if found:
             state = pickle.loads(found[b"blob"])
@@ -175,6 +179,8 @@ class LiveHost:
         mark = self.r.xadd(self.inputs, {"k": "tick", "t": repr(now)}).decode()
         entries = self.r.xrange(self.inputs, "(" + self.cursor, mark)
         emitted = int(self.r.get(K.emitted_key(self.region)) or -1)
+        if emitted < self.published:
+            emitted = self._caught_up(emitted)
         decided: dict[int, list[Assignment]] = {}
         for _, f in entries:
             if f.get(b"k") == b"decided":
@@ -214,7 +220,8 @@ class LiveHost:
             data = p.get("data", {})
             if not isinstance(data, dict):  # the shard's report handlers read it as a mapping
                 raise ValueError("a report's data must be an object")
-            batch.reports.append(Report(p["kind"], p["entity"], float(p["time"]), data))
+            ref = p.get("ref")
+            batch.reports.append(Report(p["kind"], p["entity"], float(p["time"]), data, str(ref) if ref else None))
         elif kind == b"store":
             batch.stores.append(store_from_payload(p["id"], p))
         else:
@@ -243,13 +250,17 @@ class LiveHost:
         orders_touched: set[str] = set()
         couriers_touched: set[str] = set()
         for event in result.events:
+            if event.type == "verdict":  # to the reporter, on shift here or not (a refusal may say it is not)
+                if event.entity not in shard.stores:
+                    frames.append(("courier", event.entity, K.frame_body(*_courier_frame(event)), True))
+                continue
             if event.entity in shard.orders:
                 orders_touched.add(event.entity)
                 frames.append(("order", event.entity, K.frame_body("status", _event_data(event)), True))
             elif event.entity in shard._couriers:
                 couriers_touched.add(event.entity)
                 frames.append(("courier", event.entity, K.frame_body(*_courier_frame(event)), True))
-        reporters = {r.entity for r in batch.reports}
+        reporters = {r.entity for r in batch.reports if r.ref is None}  # a report with a ref hears its verdict instead
         for reason in result.rejected:
             who = reason.split(":", 1)[0]
             if who in reporters and who in shard._couriers:
@@ -257,25 +268,17 @@ class LiveHost:
         pipe = self.r.pipeline(transaction=False)
         etas = shard.etas(result.now)
         for order_id in orders_touched:
-            order = shard.orders[order_id]
-            pipe.hset(K.order_key(order_id), mapping={
-                "status": str(order.status), "courier": order.courier_id or "",
-                "picked_up_at": epoch_ms(order.picked_up_at) or "", "delivered_at": epoch_ms(order.delivered_at) or "",
-                "eta": epoch_ms(etas.get(order_id)) or "",
-            })
+            pipe.hset(K.order_key(order_id), mapping=self._order_fields(shard.orders[order_id], etas))
         for courier_id in couriers_touched:
-            courier = shard._couriers[courier_id]
-            pipe.hset(K.courier_key(courier_id), mapping={
-                "status": str(courier.status), "orders": json.dumps(shard.courier_orders(courier_id)),
-                "offered": json.dumps(shard.offered_orders(courier_id)),
-                "region": K.region_tag(self.region),
-            })
+            pipe.hset(K.courier_key(courier_id), mapping=self._courier_fields(courier_id))
         for event in result.events:
             if event.type == "delivered" and event.entity in shard.orders:
                 pipe.xadd(K.DELIVERED, {"order": event.entity, "at": repr(event.time)}, maxlen=100_000, approximate=True)
         pipe.execute()
+        self.fsync.wait(self.r)  # the step's inputs, decisions and hashes are on disk before any phone hears of them
         keys, argv = K.emit_args(frames, K.emitted_key(self.region), result.step)
         self.emit(keys=keys, args=argv)
+        self.published = result.step
         self._publish_etas(etas, result.now)
         self._publish_zones(etas, result.now)
 
@@ -307,6 +310,40 @@ class LiveHost:
         keys, argv = K.emit_args([("ops", "all", K.frame_body("zones", body), False)])
         self.emit(keys=keys, args=argv)
 
+    def _caught_up(self, emitted: int) -> int:
+        """Redis came back without its last writes (a crash under ``appendfsync everysec``) while this host
+        lived on: its shard is ahead of what Redis holds. Redis is brought back to the shard, which is
+        what the phones were told: the guard to the last published step, every order and courier hash
+        rewritten, a fresh snapshot (so a later restart does not replay from before the loss)."""
+        log.warning("live region %x: Redis forgot steps %d-%d; writing the shard back", self.region, emitted + 1, self.published)
+        self.resyncs += 1
+        shard = self.shard
+        etas = shard.etas(shard.now)
+        pipe = self.r.pipeline(transaction=False)
+        for order_id, order in shard.orders.items():
+            pipe.hset(K.order_key(order_id), mapping=self._order_fields(order, etas))
+        for courier_id in shard._couriers:
+            pipe.hset(K.courier_key(courier_id), mapping=self._courier_fields(courier_id))
+        pipe.set(K.emitted_key(self.region), self.published)
+        pipe.execute()
+        self.save()
+        self.fsync.wait(self.r)
+        return self.published
+
+    def _order_fields(self, order: Order, etas: dict[str, float]) -> dict[str, Any]:
+        return {
+            "status": str(order.status), "courier": order.courier_id or "",
+            "picked_up_at": epoch_ms(order.picked_up_at) or "", "delivered_at": epoch_ms(order.delivered_at) or "",
+            "eta": epoch_ms(etas.get(order.id)) or "",
+        }
+
+    def _courier_fields(self, courier_id: str) -> dict[str, Any]:
+        shard = self.shard
+        return {
+            "status": str(shard._couriers[courier_id].status), "orders": json.dumps(shard.courier_orders(courier_id)),
+            "offered": json.dumps(shard.offered_orders(courier_id)), "region": K.region_tag(self.region),
+        }
+
     # -- persistence -------------------------------------------------------------------------
     def save(self) -> None:
         """Snapshot the shard with its cursor; the stream before the cursor is no longer needed."""
@@ -327,7 +364,7 @@ def _courier_frame(event: Event) -> tuple[str, dict[str, Any]]:
     if event.type == "offered":
         data["expires"] = epoch_ms(event.data["expires"])
         return "offer", data
-    if event.type in ("offer_withdrawn", "offer_accepted", "route_changed", "shift_ending"):
+    if event.type in ("offer_withdrawn", "offer_accepted", "route_changed", "shift_ending", "verdict"):
         return event.type, data
     return "status", {"status": event.type, **data}
 

@@ -15,9 +15,12 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, HTTPException, Request, WebSocket
 from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from redis.exceptions import RedisError
 
 from actors import live_keys as K
+from actors.durability import Fsync, NotDurable
 from api import logredact
+from api.durable import DurableWrites
 from api import orders as svc
 from api.hub import Hub
 from api.routes import auth, couriers, ops, orders, stores
@@ -52,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = aioredis.Redis(connection_pool=pool)
         app.state.emit = app.state.redis.register_script(K.EMIT)
         app.state.ping = app.state.redis.register_script(K.PING)
+        app.state.fsync = Fsync()
         app.state.hub = Hub(app.state.redis, settings.ws_ping_s)
         app.state.signin = SignInThrottle(app.state.redis, settings)
         await app.state.hub.start()
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="O2O dispatch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(DurableWrites)
     for router in (auth.router, orders.router, stores.router, couriers.router, ops.router, shop_routes.router, aftersales_routes.router, ws_router):
         app.include_router(router)
 
@@ -81,6 +86,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         await ws.accept()
         await refuse(ws, "bad_query", reasons, 4400)
+
+    @app.exception_handler(RedisError)
+    @app.exception_handler(NotDurable)
+    async def storage_down(request: Request, exc: Exception) -> JSONResponse:
+        """Redis is down, restarting or paused: a clear 503 the client retries (with its Idempotency-Key), not a 500."""
+        log.warning("%s %s: storage unavailable: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": "storage unavailable (Redis is down or restarting); retry shortly with the same "
+                                       "Idempotency-Key"}, status_code=503, headers={"Retry-After": "1"})
 
     @app.get("/", include_in_schema=False)
     async def home() -> FileResponse:

@@ -45,7 +45,12 @@ def serve(
     if settings.policy not in sim.POLICIES:
         sim._fail(f"unknown policy {settings.policy!r}; known: {', '.join(sorted(sim.POLICIES))}")
     logging.getLogger().setLevel(logging.INFO)
-    run(settings, host=host, port=port, workers=workers, log_level=log_level)
+    from api.redis_server import DataDirBusy
+
+    try:
+        run(settings, host=host, port=port, workers=workers, log_level=log_level)
+    except DataDirBusy as exc:
+        sim._fail(str(exc))
 
 
 def main() -> None:  # pragma: no cover - console entry

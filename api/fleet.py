@@ -35,9 +35,15 @@ fleet's couriers work in, to random doors 150 m to ~2 km away, each ``POST /orde
 ``Idempotency-Key`` (a retry after a network error reuses it).
 
 **Counters** (``Fleet.counters``): couriers on shift (as the dispatcher confirmed), offers,
-accepted (``offer_accepted`` heard), declined (decline acknowledged), withdrawn (offers taken back
-for another reason), picked up and delivered (orders whose ``pickup`` / ``dropoff`` the service
-acknowledged), orders placed, errors (error frames and failed requests), reconnects.
+accepted (``offer_accepted`` heard), declined (a decline's verdict heard), withdrawn (offers taken
+back for another reason), picked up and delivered (orders whose ``pickup`` / ``dropoff`` the
+dispatcher applied: its ``verdict`` heard), orders placed, errors (error frames, refused reports and
+failed requests), reconnects.
+
+**Exactly once.** Every report (accept, decline, pickup, drop-off) has an ``id`` unique to this run
+and stays in the app until its ``verdict`` comes; it is sent again on every reconnect, every
+``RESEND_S`` seconds without a verdict, and a second after an ``unavailable``. The dispatcher
+applies a report once per id and repeats the verdict for a copy (``docs/durability.md``).
 
 **Stopping.** ``stop()`` (called on cancel, after ``duration_s``, or on leaving ``async with``)
 ends every shift, closes the sockets and the HTTP clients. Until then a courier whose shift ends
@@ -73,6 +79,8 @@ DOOR_MIN_M, DOOR_MAX_M = 150.0, 2000.0  # simulated customers' doors from the st
 SILENCE_S = 60.0  # the protocol: a client that hears nothing this long reconnects
 MAX_OFFLINE_POINTS = 100  # one ``locations`` batch
 CONTROL_FRAMES = frozenset({"hello", "ping", "pong", "ack", "error"})  # they repeat the last seq
+RESEND_S = 10.0  # a report with no verdict this long is sent again (same id: the dispatcher applies it once)
+RETRYABLE = frozenset({"unavailable"})  # error codes that mean "not taken, send it again"
 OPEN_STATUSES = frozenset({"placed", "paid", "accepted", "preparing", "ready", "food_ready"})
 
 
@@ -248,7 +256,8 @@ class SimCourier:
         self.stopping = False
         self.started_ms = 0
         self.after = 0  # the ``after`` of the current connection
-        self.sent: dict[str, tuple[str, list[str]]] = {}  # frame id -> (type, orders) until ack or error
+        self.sent: dict[str, tuple[str, list[str]]] = {}  # frame id -> (type, orders) until its verdict
+        self.unjudged: dict[str, tuple[dict[str, Any], float]] = {}  # frame id -> (frame, when last sent)
         self.offline: list[dict[str, float]] = []
         self._n = 0
         self.want_shift = False  # on shift until the fleet stops: a shift that ends (hours, an earlier run's end) restarts
@@ -375,8 +384,10 @@ class SimCourier:
         frame handlers run on the socket's own task and cannot wait for it, so they give up."""
         if track is not None:
             self._n += 1
-            frame["id"] = f"{self.name}.{self._n}"
+            frame["id"] = f"{self.name}.{self.started_ms}.{self._n}"
             self.sent[frame["id"]] = (frame["type"], track)
+        if "id" in frame and frame["id"] in self.sent:
+            self.unjudged[frame["id"]] = (frame, time.monotonic())  # kept, even unsent, until the verdict
         text = json.dumps(frame)
         while not self.stopping:
             ws = self.ws if self.connected.is_set() else None
@@ -392,8 +403,22 @@ class SimCourier:
             if not wait:
                 break
             await self.connected.wait()
-        self.sent.pop(frame.get("id", ""), None)
+        if frame["type"] in ("accept", "decline"):  # an answer that never left: the offer will run out
+            self._judged(frame.get("id", ""))
         return False
+
+    def _judged(self, ref: str) -> tuple[str, list[str]] | None:
+        self.unjudged.pop(ref, None)
+        return self.sent.pop(ref, None)
+
+    async def _resend(self, older_than: float) -> None:
+        """Send again every report that has no verdict yet: lost on a dropped socket, in a Redis that
+        crashed, or judged while this app was away and the verdict frame missed."""
+        now = time.monotonic()
+        for ref, (frame, at) in list(self.unjudged.items()):
+            if now - at >= older_than and ref in self.unjudged:
+                log.info("%s: %s %s has no verdict yet; sending it again", self.name, frame["type"], ref)
+                await self._send(frame, wait=False)
 
     async def _ping(self) -> None:
         point = {"lat": self.position[0], "lng": self.position[1], "at": int(time.time() * 1000)}
@@ -433,6 +458,7 @@ class SimCourier:
 
     async def _on_hello(self, data: dict[str, Any]) -> None:
         self._status(str(data.get("status", "off_shift")))
+        await self._resend(0.0)
         known = {o for s in self.route for o in s.orders}
         # offered, not yet accepted: on the server's route, not on ours yet; the offer frame (perhaps
         # still to come in the replay after this hello) is how they get on ours
@@ -495,10 +521,19 @@ class SimCourier:
         log.info("%s: shift ending with %s stops left", self.name, data.get("stops_left"))
 
     async def _on_ack(self, data: dict[str, Any]) -> None:
-        sent = self.sent.pop(str(data.get("ref")), None)
+        """Received and on disk; what came of it is the ``verdict`` that follows."""
+
+    async def _on_verdict(self, data: dict[str, Any]) -> None:
+        sent = self._judged(str(data.get("ref")))
         if sent is None:
-            return
+            return  # the verdict of a report judged already (repeated for one sent again)
         kind, orders = sent
+        if not data.get("ok"):
+            if kind in ("accept", "decline"):  # the offer ran out or went to someone else meanwhile
+                log.info("%s: %s refused: %s", self.name, kind, data.get("detail"))
+            else:
+                self._error(f"{kind} {','.join(orders)} refused: {data.get('detail')}")
+            return
         if kind == "pickup":
             self.c.picked_up += len(orders)
         elif kind == "dropoff":
@@ -509,7 +544,13 @@ class SimCourier:
             self.declined += 1
 
     async def _on_error(self, data: dict[str, Any]) -> None:
-        sent = self.sent.pop(str(data.get("ref")), None)
+        ref = str(data.get("ref"))
+        if data.get("code") in RETRYABLE and ref in self.unjudged:
+            frame, _ = self.unjudged[ref]
+            self.unjudged[ref] = (frame, time.monotonic() - RESEND_S + 1.0)  # again in a second
+            log.info("%s: %s %s not taken (%s); sending it again shortly", self.name, frame["type"], ref, data.get("code"))
+            return
+        sent = self._judged(ref)
         what = f" (answering {sent[0]} {','.join(sent[1])})" if sent else ""
         self._error(f"error {data.get('code')}: {data.get('detail')}{what}")
 
@@ -576,6 +617,9 @@ class SimCourier:
             if now >= next_ping:
                 await self._ping()
                 next_ping = now + self.fleet.ping_s
+                if self.unjudged and self.connected.is_set():
+                    async with self._lock:
+                        await self._resend(RESEND_S)
             if self.want_shift and not self.on_shift and not self.route and now - self.shift_asked > 5.0 and not self.stopping:
                 log.info("%s: off shift (%s); starting a new shift", self.name, self.status)
                 with contextlib.suppress(httpx.HTTPError, FleetError):

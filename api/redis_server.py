@@ -9,7 +9,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import psutil
+
 log = logging.getLogger(__name__)
+
+
+class DataDirBusy(RuntimeError):
+    """Another Redis server runs on this data directory: two servers on one append-only file corrupt it."""
 
 
 class EmbeddedRedis:
@@ -24,7 +30,26 @@ class EmbeddedRedis:
         self._server = ValkeyServer(port=port, data_dir=str(data_dir) if data_dir else None, persist=persist and data_dir is not None, **config)
         self.url = ""
 
+    def holder(self) -> int | None:
+        """The pid of a Redis server still running on this data directory (an earlier ``dispatch serve``
+        that was killed leaves its server running), or None."""
+        try:
+            pid = int(Path(self._server.pidfile).read_text().strip())
+            proc = psutil.Process(pid)
+            alive = proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+            name = " ".join([proc.name(), *proc.cmdline()[:1]])
+        except (OSError, ValueError, psutil.Error):
+            return None
+        return pid if alive and ("valkey" in name or "redis" in name) else None
+
     def start(self) -> str:
+        if self._server.persist:  # a data directory of its own, which a server left behind may still hold
+            pid = self.holder()
+            if pid is not None:
+                raise DataDirBusy(
+                    f"another Redis server (pid {pid}) is running on {self._server.data_dir}: an earlier `dispatch serve` "
+                    f"left it behind or another service uses it. Stop it (kill {pid}) or point DATA_DIR elsewhere; "
+                    "two servers on one append-only file would corrupt it")
         self._server.start()
         self.url = f"redis://127.0.0.1:{self._server.port}/0"
         log.info("embedded redis (valkey %s) at %s, data in %s", self._version(), self.url, self._server.data_dir)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from redis.exceptions import RedisError
 
 from actors import live_keys as K
+from actors.durability import NotDurable
 from actors.live_host import minutes_now
 from api import orders as svc
 from api import pin
@@ -179,19 +180,23 @@ class CourierSession:
     async def state(self) -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in (await self.r.hgetall(K.courier_key(self.me))).items()}
 
-    async def report(self, kind: str, data: dict[str, Any]) -> bool:
+    async def report(self, kind: str, data: dict[str, Any], ref: str | None = None) -> bool:
+        """Append a report to the region's stream and wait for its fsync: only then is it ``ack``ed. With a
+        ``ref`` the dispatcher answers with a durable ``verdict`` and applies a re-sent one only once."""
         region = (await self.state()).get("region")
         if not region:
-            self.conn.control("error", {"code": "no_shift", "detail": "start a shift first: POST /couriers/me/shift"})
+            self.conn.control("error", {"code": "no_shift", "detail": "start a shift first: POST /couriers/me/shift", "ref": ref})
             return False
-        payload = {"kind": kind, "entity": self.me, "time": minutes_now(), "data": data}
+        payload = {"kind": kind, "entity": self.me, "time": minutes_now(), "data": data, "ref": ref}
         await self.r.xadd(K.inputs_key(int(region, 16)), {"k": "report", "j": json.dumps(payload)})
+        if ref is not None:
+            await self.app.fsync.wait_async(self.r)
         return True
 
     async def handle(self, frame: ClientFrame) -> None:
         ack = True
         if isinstance(frame, Answer):
-            ack = await self.report(frame.type, {"offer": frame.offer})
+            ack = await self.report(frame.type, {"offer": frame.offer}, frame.id)
             await svc.audit(self.r, self.who, frame.type, frame.offer)
         elif isinstance(frame, LocationFrame | Locations):
             last = frame if isinstance(frame, LocationFrame) else frame.points[-1]
@@ -201,7 +206,7 @@ class CourierSession:
             for order_id in frame.orders:
                 if not await self._mine(order_id, frame.id):
                     return
-            ack = await self.report("pickup", {"orders": frame.orders})
+            ack = await self.report("pickup", {"orders": frame.orders}, frame.id)
             await svc.audit(self.r, self.who, "pickup", ",".join(frame.orders))
         elif isinstance(frame, Dropoff):
             if not await self._mine(frame.order, frame.id):
@@ -215,7 +220,7 @@ class CourierSession:
                           else f"the PIN does not match ({limit - wrong} tries left)")
                 self.conn.control("error", {"code": "pin_locked" if locked else "wrong_pin", "detail": detail, "ref": frame.id})
                 return
-            ack = await self.report("dropoff", {"order": frame.order})
+            ack = await self.report("dropoff", {"order": frame.order}, frame.id)
             await svc.audit(self.r, self.who, "dropoff", frame.order)
         elif isinstance(frame, Resume):
             await _replay(self.r, self.conn, "courier", self.me, frame.after)
@@ -278,7 +283,7 @@ async def courier(ws: WebSocket, token: str | None = None, after: After = 0) -> 
                 continue
             try:
                 await session.handle(frame)
-            except RedisError as exc:  # an overloaded or blipping Redis fails this frame, not the socket
+            except (RedisError, NotDurable) as exc:  # an overloaded or blipping Redis fails this frame, not the socket
                 log.warning("courier %s: %s frame failed: %s", session.me, frame.type, exc)
                 conn.control("error", {"code": "unavailable", "detail": "try again shortly", "ref": frame.id})
     except WebSocketDisconnect:

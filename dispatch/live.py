@@ -16,19 +16,26 @@ simulator measures. What changes:
 - an order already given to a courier can still be cancelled until it is picked up: its stops
   leave the courier's route, and the courier hears of it;
 - a policy's reposition (``dispatch.reposition``: move an idle courier toward forecast demand) is
-  ignored: live couriers are not sent anywhere without orders.
+  ignored: live couriers are not sent anywhere without orders;
+- every courier report that carries a ``ref`` gets a **verdict** (a ``verdict`` event: applied or
+  refused, with the reason), and a report sent again with a ref already judged is not applied
+  again: its verdict is repeated. That is what makes the courier protocol exactly-once across
+  reconnects (the app re-sends what has no verdict yet; ``docs/durability.md``);
+- a report proves the steps before it: a drop-off of an order whose pickup this shard never heard
+  is its pickup too, and a pickup of an offered order is the offer's acceptance. The app has the
+  food in hand whatever report went missing, so the shard catches up instead of refusing.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
 from dispatch.courier import Courier, CourierStatus, Stop
-from dispatch.errors import InvalidInput
+from dispatch.errors import DomainError, InvalidInput
 from dispatch.events import Event
 from dispatch.geo import Location
 from dispatch.order import Order, OrderStatus
@@ -39,6 +46,7 @@ from dispatch.travel import TravelModel
 from dispatch.zones import REGION_RES, zone_of
 
 C = CourierStatus
+VERDICTS_KEPT = 200  # per courier: far more than an app has unanswered across a reconnect
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,7 @@ class LiveRegionShard(RegionShard):
         self.resting: dict[str, float] = {}  # courier id -> when it may be offered work again
         self.awaiting_store: dict[str, Order] = {}
         self._offer_no = 0
+        self.verdicts: dict[str, OrderedDict[str, dict[str, object]]] = {}  # entity -> ref -> verdict
 
     # -- what the policy sees ----------------------------------------------------------------
     def couriers(self) -> Sequence[Courier]:
@@ -214,10 +223,33 @@ class LiveRegionShard(RegionShard):
 
     # -- reports -----------------------------------------------------------------------------
     def _report(self, report: Report, now: float) -> None:
+        """Apply a report once per ``ref`` and say what came of it (see the module docstring)."""
         handler = _HANDLERS.get(report.kind)
-        if handler is None:
-            raise InvalidInput(f"unknown report kind {report.kind!r}")
-        handler(self, report, now)
+        if report.ref is None:
+            if handler is None:
+                raise InvalidInput(f"unknown report kind {report.kind!r}")
+            handler(self, report, now)
+            return
+        judged = self.verdicts.setdefault(report.entity, OrderedDict())
+        earlier = judged.get(report.ref)
+        if earlier is not None:
+            self._verdict(report.entity, now, {**earlier, "repeated": True})
+            return
+        verdict: dict[str, object] = {"ref": report.ref, "kind": report.kind, "ok": True}
+        try:
+            if handler is None:
+                raise InvalidInput(f"unknown report kind {report.kind!r}")
+            handler(self, report, now)
+        except (DomainError, KeyError) as exc:
+            verdict.update(ok=False, detail=str(exc))
+        judged[report.ref] = verdict
+        while len(judged) > VERDICTS_KEPT:
+            judged.popitem(last=False)
+        self._verdict(report.entity, now, verdict)
+
+    def _verdict(self, entity: str, now: float, verdict: dict[str, object]) -> None:
+        """To the reporter only: not part of the courier's history, which is what happened to it."""
+        self._events.append(Event("verdict", now, entity, "dispatcher", dict(verdict)))
 
     def _shift_on(self, report: Report, now: float) -> None:
         where = _location(report.data)
@@ -267,17 +299,27 @@ class LiveRegionShard(RegionShard):
         if report.kind == "decline":
             self._withdraw(offer, now, "declined")
             return
+        self._accept(courier, offer, now)
+
+    def _accept(self, courier: Courier, offer: Offer, now: float, implied: bool = False) -> None:
         del self.offers[courier.id]
-        self._events.append(self._courier_event(courier, "offer_accepted", now, offer=offer.id))
+        extra = {"implied_by": "pickup"} if implied else {}
+        self._events.append(self._courier_event(courier, "offer_accepted", now, offer=offer.id, **extra))
         if courier.status == C.IDLE and courier.route and courier.route[0].kind == "pickup":
             self._events.append(courier.head_to_store(now, courier.route[0].node))
 
     def _pickup(self, report: Report, now: float) -> None:
         courier = self.courier(report.entity)
         wanted = set(_ids(report.data.get("orders")))
+        offer = self.offers.get(courier.id)
+        if offer is not None and wanted & set(offer.order_ids):  # its acceptance went missing: the pickup is one
+            self._accept(courier, offer, now, implied=True)
         stop = next((s for s in courier.route if s.kind == "pickup" and wanted & set(s.order_ids)), None)
-        if stop is None or courier.id in self.offers and wanted & set(self.offers[courier.id].order_ids):
+        if stop is None:
             raise InvalidInput(f"courier {courier.id} has no accepted pickup of {sorted(wanted)}")
+        self._pick_up_at(courier, stop, now)
+
+    def _pick_up_at(self, courier: Courier, stop: Stop, now: float) -> None:
         if courier.status in (C.IDLE, C.DELIVERING):
             self._events.append(courier.head_to_store(now, stop.node))
         if courier.status == C.TO_STORE:
@@ -298,7 +340,14 @@ class LiveRegionShard(RegionShard):
         courier = self.courier(report.entity)
         order_id = str(report.data.get("order", ""))
         if order_id not in courier.onboard:
-            raise InvalidInput(f"courier {courier.id} does not carry order {order_id!r}")
+            # its pickup went missing (or its acceptance too): the courier is at the door with the food
+            offer = self.offers.get(courier.id)
+            if offer is not None and order_id in offer.order_ids:
+                self._accept(courier, offer, now, implied=True)
+            pickup = next((s for s in courier.route if s.kind == "pickup" and order_id in s.order_ids), None)
+            if pickup is None:
+                raise InvalidInput(f"courier {courier.id} does not carry order {order_id!r}")
+            self._pick_up_at(courier, pickup, now)
         stop = next(s for s in courier.route if s.kind == "dropoff" and order_id in s.order_ids)
         self._events.append(self.orders[order_id].deliver(courier.id, now))
         courier.onboard.remove(order_id)

@@ -57,6 +57,7 @@ class Report:
     entity: str  # courier id, or store id for a store's report
     time: float
     data: dict[str, object] = field(default_factory=dict)
+    ref: str | None = None  # the app's id for it: a report sent again with the same ref is applied once
 
 
 @dataclass(slots=True)

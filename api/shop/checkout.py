@@ -5,7 +5,9 @@ delivery slot, the stock (atomic script), one use of the coupon, the points (a l
 The checkout then waits for its payment for ``Settings.payment_minutes``; the sweeper releases what an
 unpaid checkout holds. A verified ``payment.succeeded`` webhook commits the stock and hands the
 order to its region's dispatcher; a failed one releases everything. Cancelling a paid order
-before pickup gives back stock, coupon and points and records the refund.
+before pickup gives back stock, coupon and points and records the refund. Each give-back (failed,
+expired, cancelled) is one Lua script with the state change (``GIVE_BACK``): whole or not at all,
+and exactly once.
 """
 from __future__ import annotations
 
@@ -19,13 +21,13 @@ from api import orders as svc
 from api.security import Principal
 from api.settings import Settings
 from api.shop import promotions
-from api.shop.inventory import Inventory, limit_key
+from api.shop.inventory import RELEASE_FN, Inventory, expiring_key, limit_key, reservation_key, sold_key, stock_key
 from api.shop.inventory import Line as StockLine
 from api.shop.models import CheckoutQuote, CheckoutRequest, PriceLineOut
-from api.shop.wallet import Wallet
+from api.shop.wallet import COUPON_FN, POINTS_FN, Wallet, coupon_uses_key, points_keys
 from commerce.errors import CommerceError
 from commerce.membership import level_for
-from commerce.pricing import CartLine, DeliveryFee, PriceQuote, price_cart
+from commerce.pricing import CartLine, DeliveryFee, PriceQuote, merge_lines, price_cart
 
 log = logging.getLogger(__name__)
 EXPIRING = "checkout:expiring"  # zset checkout id -> unix s when its payment window closes
@@ -35,6 +37,30 @@ EXPIRING = "checkout:expiring"  # zset checkout id -> unix s when its payment wi
 MOVE = """
 if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2])
+return 1
+"""
+
+
+# KEYS: checkout hash, EXPIRING, stock, reservation, reservation expiring, sold, coupon uses, points balance, ledger,
+# refs, slot, refunds stream, spend. ARGV: from, to, checkout id, customer, coupon ('' none), points, with slot (0/1),
+# refund cents (0: none), refund reason, goods paid cents (the spend to take back with a refund), at.
+# The checkout leaves ``from`` for ``to`` and gives back everything it held in one script: Redis runs it whole or not at
+# all, so a worker that dies cannot leave it half done, and once moved a second run finds ``to`` and gives back nothing.
+GIVE_BACK = RELEASE_FN + COUPON_FN + POINTS_FN + """
+if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[3])
+release(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[3])
+if ARGV[5] ~= '' then coupon_use(KEYS[7], ARGV[4], 0, -1) end
+local pts = tonumber(ARGV[6])
+if pts > 0 then points(KEYS[8], KEYS[9], KEYS[10], pts, 'refund_spend', ARGV[3], ARGV[11]) end
+if ARGV[7] == '1' then redis.call('DECR', KEYS[11]) end
+local refund = tonumber(ARGV[8])
+if refund > 0 then
+  redis.call('XADD', KEYS[12], '*', 'order', ARGV[3], 'cents', refund, 'reason', ARGV[9], 'at', ARGV[11])
+  redis.call('HINCRBY', KEYS[1], 'refunded_cents', refund)
+  redis.call('DECRBY', KEYS[13], tonumber(ARGV[10]))
+end
 return 1
 """
 
@@ -60,6 +86,7 @@ class Shop:
         self.inventory = Inventory(redis)
         self.wallet = Wallet(redis)
         self._move = redis.register_script(MOVE)
+        self._give_back_script = redis.register_script(GIVE_BACK)
 
     # -- pricing -----------------------------------------------------------------------------
     async def member_level(self, customer: str) -> Any:
@@ -158,11 +185,12 @@ class Shop:
         c = await self.load(order_id)
         if int(c["total_cents"]) != amount_cents:
             log.warning("checkout %s: paid %d, expected %s; refunding", order_id, amount_cents, c["total_cents"])
-            await self._record_refund(order_id, amount_cents, "amount mismatch")
+            await self._return_payment(order_id, amount_cents, "amount mismatch")
             return "refunded_mismatch"
         if not await self._move(keys=[checkout_key(order_id)], args=["awaiting_payment", "paid"]):
-            await self._record_refund(order_id, amount_cents, f"paid while {c['status']}")
-            return f"refunded_{c['status']}"
+            status = (await self.r.hget(checkout_key(order_id), "status") or c["status"].encode()).decode()
+            await self._return_payment(order_id, amount_cents, f"paid while {status}")
+            return f"refunded_{status}"
         await self.inventory.commit(c["store"], order_id)
         await self.r.zrem(EXPIRING, order_id)
         await self.r.incrby(spend_key(c["customer"]), int(c["goods_paid_cents"]))
@@ -180,47 +208,59 @@ class Shop:
         return "dispatched"
 
     async def failed(self, order_id: str) -> str:
-        if not await self._move(keys=[checkout_key(order_id)], args=["awaiting_payment", "payment_failed"]):
+        if not await self._give_back(order_id, "awaiting_payment", "payment_failed", with_slot=True):
             return "ignored"
-        await self._give_back(await self.load(order_id), with_slot=True)
         return "released"
 
     async def expire(self, now_s: float) -> int:
         """Release what unpaid checkouts past their window hold (any worker may run this; one wins each)."""
         done = 0
         for order_id in [m.decode() for m in await self.r.zrangebyscore(EXPIRING, "-inf", now_s, start=0, num=200)]:
-            if await self._move(keys=[checkout_key(order_id)], args=["awaiting_payment", "expired"]):
-                await self._give_back(await self.load(order_id), with_slot=True)
+            if await self._give_back(order_id, "awaiting_payment", "expired", with_slot=True):
                 done += 1
-            await self.r.zrem(EXPIRING, order_id)
+            else:  # paid, cancelled or released meanwhile: nothing to sweep
+                await self.r.zrem(EXPIRING, order_id)
         return done
 
     async def cancel_paid(self, order_id: str, who: Principal) -> int:
         """A paid order cancelled before pickup: stock, coupon and points back; the refund recorded. Returns the refund."""
-        if not await self._move(keys=[checkout_key(order_id)], args=["paid", "cancelled"]):
-            raise CommerceError("not_paid", f"order {order_id} has no paid checkout to cancel")
         c = await self.load(order_id)
-        await self._give_back(c, with_slot=False)  # the dispatch cancellation gives the slot back
         refund = int(c["total_cents"])
-        await self._record_refund(order_id, refund, f"cancelled by {who.user}")
-        await self.r.decrby(spend_key(c["customer"]), int(c["goods_paid_cents"]))
+        # the dispatch cancellation gives the slot back
+        if not await self._give_back(order_id, "paid", "cancelled", with_slot=False, refund=(refund, f"cancelled by {who.user}"), c=c):
+            raise CommerceError("not_paid", f"order {order_id} has no paid checkout to cancel")
         return refund
 
     async def cancel_unpaid(self, order_id: str) -> bool:
-        if not await self._move(keys=[checkout_key(order_id)], args=["awaiting_payment", "cancelled"]):
-            return False
-        await self._give_back(await self.load(order_id), with_slot=True)
-        await self.r.zrem(EXPIRING, order_id)
-        return True
+        return await self._give_back(order_id, "awaiting_payment", "cancelled", with_slot=True)
 
-    async def _give_back(self, c: dict[str, str], with_slot: bool) -> None:
-        await self.inventory.release(c["store"], c["id"])
-        if c.get("coupon"):
-            await self.wallet.give_back_coupon(c["coupon"], c["customer"])
-        if int(c.get("points") or 0):
-            await self.wallet.points(c["customer"], int(c["points"]), "refund_spend", c["id"], minutes_now())
-        if with_slot and c.get("slot"):
-            await svc.release_slot(self.r, c["slot"])
+    async def _give_back(self, order_id: str, frm: str, to: str, *, with_slot: bool, refund: tuple[int, str] | None = None,
+                         c: dict[str, str] | None = None) -> bool:
+        """Move the checkout ``frm`` -> ``to`` and give back all it holds (stock, flash limits, coupon use, points, and the
+        slot ``with_slot``; a ``refund`` recorded with the spend it takes back) in one script (``GIVE_BACK``): all of it
+        or none, exactly once. False when the checkout was not ``frm`` (another move won; nothing given back)."""
+        c = c or await self.load(order_id)  # written once at placement: what it holds does not change
+        store, customer, coupon, slot = c["store"], c["customer"], c.get("coupon") or "", c.get("slot") or ""
+        keys = [checkout_key(order_id), EXPIRING, stock_key(store), reservation_key(store, order_id), expiring_key(store),
+                sold_key(store), coupon_uses_key(coupon) if coupon else checkout_key(order_id), *points_keys(customer),
+                slot if with_slot and slot else checkout_key(order_id), "refunds", spend_key(customer)]
+        cents, reason = refund or (0, "")
+        args = [frm, to, order_id, customer, coupon, int(c.get("points") or 0), "1" if with_slot and slot else "0",
+                cents, reason, int(c["goods_paid_cents"]), minutes_now()]
+        return bool(await self._give_back_script(keys=keys, args=args))
+
+    async def _return_payment(self, order_id: str, cents: int, reason: str) -> None:
+        """A payment the order does not keep (a duplicate, a late one, a wrong amount) goes back to the payer.
+
+        It is a payment of its own, not part of what the order was paid: it is booked as ``returned_cents`` (and
+        counted in ``returned_payments``), never as the order's ``refunded_cents``, so paid = kept + refunded still
+        holds for the order and its after-sales refunds are not refused for money it never kept.
+        """
+        pipe = self.r.pipeline(transaction=True)
+        pipe.xadd("refunds", {"order": order_id, "cents": cents, "reason": reason, "kind": "returned_payment", "at": minutes_now()})
+        pipe.hincrby(checkout_key(order_id), "returned_cents", cents)
+        pipe.hincrby(checkout_key(order_id), "returned_payments", 1)
+        await pipe.execute()
 
     async def _record_refund(self, order_id: str, cents: int, reason: str) -> None:
         await self.r.xadd("refunds", {"order": order_id, "cents": cents, "reason": reason, "at": minutes_now()})
@@ -234,13 +274,13 @@ class Shop:
 
 
 def _merged(body: CheckoutRequest) -> list[Any]:
-    """Lines of one SKU merged (a cart may list it twice)."""
+    """Lines of one SKU merged (a cart may list it twice), as pricing merges them (``merge_lines``).
+
+    The request already refused more than ``MAX_UNITS`` of a SKU over its lines, so the merged lines are valid ones.
+    """
     from api.shop.models import Line
 
-    qty: dict[str, int] = {}
-    for line in body.lines:
-        qty[line.sku] = qty.get(line.sku, 0) + line.qty
-    return [Line(sku=s, qty=q) for s, q in qty.items()]
+    return [Line(sku=s, qty=q) for s, q in merge_lines([CartLine(line.sku, line.qty) for line in body.lines]).items()]
 
 
 def _quote_dict(q: PriceQuote) -> dict[str, Any]:

@@ -66,23 +66,30 @@ redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return {1, '', ''}
 """
 
-# KEYS: stock, reservation, expiring, sold; ARGV: checkout id. Units (and flash limits) go back.
-RELEASE = """
-local state = redis.call('HGET', KEYS[2], '_state')
-if state ~= 'reserved' and state ~= 'committed' then return 0 end
-local fields = redis.call('HGETALL', KEYS[2])
-for i = 1, #fields, 2 do
-  local f, v = fields[i], fields[i + 1]
-  if string.sub(f, 1, 1) ~= '_' and string.sub(f, 1, 6) ~= 'limit:' then
-    redis.call('HINCRBY', KEYS[1], f, tonumber(v))
-    if state == 'committed' then redis.call('HINCRBY', KEYS[4], f, -tonumber(v)) end
-    local lk = redis.call('HGET', KEYS[2], 'limit:' .. f)
-    if lk then redis.call('DECRBY', lk, tonumber(v)) end
+# The release as a Lua function, so a larger script (``checkout.GIVE_BACK``) runs the very same steps.
+RELEASE_FN = """
+local function release(stock, resv, expiring, sold, id)
+  local state = redis.call('HGET', resv, '_state')
+  if state ~= 'reserved' and state ~= 'committed' then return 0 end
+  local fields = redis.call('HGETALL', resv)
+  for i = 1, #fields, 2 do
+    local f, v = fields[i], fields[i + 1]
+    if string.sub(f, 1, 1) ~= '_' and string.sub(f, 1, 6) ~= 'limit:' then
+      redis.call('HINCRBY', stock, f, tonumber(v))
+      if state == 'committed' then redis.call('HINCRBY', sold, f, -tonumber(v)) end
+      local lk = redis.call('HGET', resv, 'limit:' .. f)
+      if lk then redis.call('DECRBY', lk, tonumber(v)) end
+    end
   end
+  redis.call('HSET', resv, '_state', 'released')
+  redis.call('ZREM', expiring, id)
+  return 1
 end
-redis.call('HSET', KEYS[2], '_state', 'released')
-redis.call('ZREM', KEYS[3], ARGV[1])
-return 1
+"""
+
+# KEYS: stock, reservation, expiring, sold; ARGV: checkout id. Units (and flash limits) go back.
+RELEASE = RELEASE_FN + """
+return release(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
 """
 
 # KEYS: reservation, expiring, sold; ARGV: checkout id. The units stay sold.

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.models import Point
 
@@ -15,9 +15,12 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MAX_UNITS = 99  # units of one SKU in one order, whether on one line or several
+
+
 class Line(_In):
     sku: str = Field(min_length=1, max_length=64, examples=["s1-beef-noodles"])
-    qty: int = Field(ge=1, le=99)
+    qty: int = Field(ge=1, le=MAX_UNITS)
 
 
 class CheckoutRequest(_In):
@@ -32,6 +35,18 @@ class CheckoutRequest(_In):
     coupon: str | None = Field(None, max_length=64)
     points: int = Field(0, ge=0, le=10_000_000, description="points to redeem (100 points = 1 yuan)")
     note: str = Field("", max_length=500)
+
+    @model_validator(mode="after")
+    def _units_per_sku(self) -> CheckoutRequest:
+        """Pricing and the stock count a SKU listed on several lines as one line: its units together are at most 99."""
+        units: dict[str, int] = {}
+        for line in self.lines:
+            units[line.sku] = units.get(line.sku, 0) + line.qty
+        over = {sku: n for sku, n in units.items() if n > MAX_UNITS}
+        if over:
+            sku, n = next(iter(over.items()))
+            raise ValueError(f"{sku}: {n} units over several lines; one SKU is at most {MAX_UNITS} units per order")
+        return self
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "store_id": "s1", "lines": [{"sku": "s1-beef-noodles", "qty": 2}], "dropoff": {"lat": 31.2304, "lng": 121.4737},

@@ -138,7 +138,9 @@ async def place(body: CheckoutRequest, request: Request, r: Redis, cfg: Config, 
 
 @router.get("/checkout/orders/{order_id}", operation_id="get_checkout")
 async def get_checkout(order_id: str, request: Request, cfg: Config, who: Caller) -> dict[str, Any]:
-    """A checkout's state (awaiting_payment, paid, payment_failed, expired, cancelled) and its price lines; once paid,
+    """A checkout's state (awaiting_payment, paid, payment_failed, expired, cancelled) and its price lines;
+    ``refunded_cents`` (what was paid back of the order's payment) and ``returned_cents`` (payments the order did not
+    keep: a second, late or wrong-amount payment, returned whole to the payer); once paid,
     ``tracking`` (token, url, ws): the order's login-free tracking link, as ``POST /orders`` gives it."""
     try:
         c = await shop_of(request).load(order_id)
@@ -147,7 +149,8 @@ async def get_checkout(order_id: str, request: Request, cfg: Config, who: Caller
     if who.role not in ("admin", "planner") and c["customer"] != who.user:
         raise HTTPException(403, f"order {order_id} is not yours")
     out = {"order_id": order_id, "status": c["status"], "total_cents": int(c["total_cents"]), "quote": json.loads(c["quote"]),
-           "refunded_cents": int(c.get("refunded_cents", 0)), "lines": json.loads(c["lines"])}
+           "refunded_cents": int(c.get("refunded_cents", 0)), "returned_cents": int(c.get("returned_cents", 0)),
+           "lines": json.loads(c["lines"])}
     if c["status"] == "paid":  # the order exists in dispatch from payment on
         token = tracking_token(order_id, cfg.tracking_secret, cfg.tracking_token_hours)
         out["tracking"] = {"token": token, "url": f"/track/{order_id}?token={token}", "ws": f"/ws/track/{order_id}?token={token}"}

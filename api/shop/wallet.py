@@ -10,26 +10,37 @@ from typing import Any
 
 from commerce.errors import CommerceError
 
+# The two moves as Lua functions, so a larger script (``checkout.GIVE_BACK``) runs the very same steps.
+POINTS_FN = """
+local function points(balance, ledger, refs, delta, reason, ref, at)
+  local tag = reason .. ':' .. ref
+  if redis.call('SISMEMBER', refs, tag) == 1 then return {-2, tonumber(redis.call('GET', balance) or '0')} end
+  local bal = tonumber(redis.call('GET', balance) or '0')
+  if bal + delta < 0 then return {-1, bal} end
+  bal = redis.call('INCRBY', balance, delta)
+  redis.call('SADD', refs, tag)
+  redis.call('XADD', ledger, '*', 'delta', delta, 'reason', reason, 'ref', ref, 'at', at, 'balance', bal)
+  return {1, bal}
+end
+"""
+
+COUPON_FN = """
+local function coupon_use(uses, customer, limit, delta)
+  local used = tonumber(redis.call('HGET', uses, customer) or '0')
+  if delta > 0 and used + delta > limit then return -1 end
+  if used + delta < 0 then return used end
+  return redis.call('HINCRBY', uses, customer, delta)
+end
+"""
+
 # KEYS: balance, ledger stream, refs set; ARGV: delta, reason, ref, at
-POINTS = """
-local tag = ARGV[2] .. ':' .. ARGV[3]
-if redis.call('SISMEMBER', KEYS[3], tag) == 1 then return {-2, tonumber(redis.call('GET', KEYS[1]) or '0')} end
-local bal = tonumber(redis.call('GET', KEYS[1]) or '0')
-local delta = tonumber(ARGV[1])
-if bal + delta < 0 then return {-1, bal} end
-bal = redis.call('INCRBY', KEYS[1], delta)
-redis.call('SADD', KEYS[3], tag)
-redis.call('XADD', KEYS[2], '*', 'delta', delta, 'reason', ARGV[2], 'ref', ARGV[3], 'at', ARGV[4], 'balance', bal)
-return {1, bal}
+POINTS = POINTS_FN + """
+return points(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4])
 """
 
 # KEYS: uses hash; ARGV: customer, limit, delta (+1 take, -1 give back)
-COUPON_USE = """
-local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-local delta = tonumber(ARGV[3])
-if delta > 0 and used + delta > tonumber(ARGV[2]) then return -1 end
-if used + delta < 0 then return used end
-return redis.call('HINCRBY', KEYS[1], ARGV[1], delta)
+COUPON_USE = COUPON_FN + """
+return coupon_use(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
 """
 
 

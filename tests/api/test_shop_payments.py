@@ -13,14 +13,17 @@ from tests.api.shop_testkit import (
     balance,
     cart,
     checkout,
+    deliver,
     coupon_uses,
     get_checkout,
     give_points,
     ledger,
     order_status,
+    pay,
     place,
     placed,
     provider,
+    shift_on,
     refunds,
     reservation,
     simulate,
@@ -101,7 +104,8 @@ def test_the_same_webhook_twice_pays_and_dispatches_once(quiet) -> None:
     twice = simulate(live, alice, oid)
     assert twice.status_code == 200 and twice.json()["reply"]["result"] == "refunded_paid"
     assert [(r["order"], int(r["cents"])) for r in refunds(live)] == [(oid, total)]
-    assert get_checkout(live, alice, oid).json()["refunded_cents"] == total
+    shown = get_checkout(live, alice, oid).json()
+    assert shown["returned_cents"] == total and shown["refunded_cents"] == 0  # returned to the payer, not a refund of the order
     assert dispatched(live, "alice") == [oid] and queued_for_dispatch(live, oid) == 1 and sold(live, "s1", BEEF) == 2
 
 
@@ -196,3 +200,51 @@ def test_a_payment_of_the_wrong_amount_is_refunded_not_dispatched(live) -> None:
     missing = webhook(live, ghost, {SIGNATURE_HEADER: sign(ghost, secret, now)})
     assert missing.status_code == 404 and missing.json()["detail"]["code"] == "unknown_order"
     assert live.redis.get("webhook-event:evt_ghost") is None
+
+
+def test_one_sku_over_several_lines_is_refused_alike_by_quote_and_checkout(live) -> None:
+    """Pricing and the stock merge a SKU's lines into one; more than 99 units of it together are refused, never a 500."""
+    alice = as_demo(live, "alice")
+    body = cart(live, "s1", [(BEEF, 50), (BEEF, 50)])
+    before = stock(live, "s1", BEEF)
+    quoted = httpx.post(f"{live.base}/checkout/quote", json=body, headers=alice)
+    refused = place(live, alice, body, key="split-100")
+    assert quoted.status_code == refused.status_code == 422, (quoted.text, refused.text)
+    assert quoted.json() == refused.json()
+    assert any(f"{BEEF}: 100 units" in reason and "at most 99" in reason for reason in refused.json()["detail"]), refused.text
+    assert stock(live, "s1", BEEF) == before and live.redis.keys("checkout:o*") == []
+    # within the limit the split cart is one line of the merged quantity, quoted and placed alike
+    ok = cart(live, "s1", [(BEEF, 50), (BEEF, 49)])
+    quote = httpx.post(f"{live.base}/checkout/quote", json=ok, headers=alice)
+    assert quote.status_code == 200, quote.text
+    live.redis.hset("stock:{s1}", BEEF, 99)
+    out = placed(live, alice, ok)
+    assert out["quote"]["total_cents"] == quote.json()["total_cents"]
+    assert checkout(live, out["order_id"])["lines"] == f'[{{"sku": "{BEEF}", "qty": 99}}]' and stock(live, "s1", BEEF) == 0
+
+
+def test_a_second_payment_is_returned_without_touching_the_orders_refunds(live) -> None:
+    """paid = kept + refunded for the order: a duplicate payment goes back to the payer on its own, so a later
+    after-sales refund of part of the order is still possible."""
+    alice, admin = as_demo(live, "alice"), as_demo(live, "admin")
+    out = placed(live, alice, cart(live, "s1", [(BEEF, 1)]))
+    oid, total = out["order_id"], out["payment"]["amount_cents"]
+    shift_on(live, "courier-3", "s1")
+    pay(live, alice, oid)
+    pin = httpx.get(f"{live.base}/orders/{oid}", headers=alice).json()["pin"]
+    deliver(live, "courier-3", oid, pin)
+    twice = simulate(live, alice, oid)
+    assert twice.status_code == 200 and twice.json()["reply"]["result"] == "refunded_paid", twice.text
+    assert [(r["order"], int(r["cents"]), r["kind"]) for r in refunds(live, oid)] == [(oid, total, "returned_payment")]
+    c = checkout(live, oid)
+    assert "refunded_cents" not in c and c["returned_cents"] == str(total) and c["returned_payments"] == "1"
+
+    asked = httpx.post(f"{live.base}/orders/{oid}/refund-requests", headers=alice,
+                       json={"lines": [{"sku": BEEF, "qty": 1}], "amount_cents": 500, "reason": "cold"})
+    assert asked.status_code == 201, asked.text
+    assert httpx.post(f"{live.base}/after-sales/{oid}/refund-requests/1/approve", headers=admin).status_code == 200
+    done = httpx.post(f"{live.base}/after-sales/{oid}/refund-requests/1/refund", headers=admin, json={"payment_ref": "sim-r1"})
+    assert done.status_code == 200 and done.json()["status"] == "refunded", done.text
+    shown = get_checkout(live, alice, oid).json()
+    assert shown["refunded_cents"] == 500 and shown["returned_cents"] == total and shown["total_cents"] == total
+    assert [int(r["cents"]) for r in refunds(live, oid)] == [total, 500]

@@ -1,14 +1,16 @@
 """Cancellation and expiry give back everything a checkout held: stock, coupon use, points, delivery slot; paid ones are refunded."""
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from actors.live_host import epoch_s
-from api.shop.checkout import EXPIRING
+from api.shop.checkout import EXPIRING, Shop
 from tests.api.conftest import Live, start_live
 from tests.api.shop_testkit import (
     as_demo,
@@ -168,3 +170,52 @@ def test_an_unpaid_checkout_expires_and_a_late_payment_is_refunded(short_window)
     live.wait(lambda: live.redis.zcard(EXPIRING) == 0, what="nothing left to sweep")
     assert checkout(live, paid["order_id"])["status"] == "paid" and sold(live, "s1", BEEF) == 1
     assert json.loads(checkout(live, paid["order_id"])["quote"])["total_cents"] == paid["payment"]["amount_cents"]
+
+
+class WorkerKilled(Exception):
+    """The worker process died: nothing after this point of its work ran."""
+
+
+def test_a_worker_killed_after_the_state_change_leaves_nothing_half_given_back(live) -> None:
+    """The give-back of an expired checkout is one step: a sweeper that dies right after the checkout left
+    awaiting_payment has given back all of it (stock, flash limit, coupon, points, slot), and the next sweep, or a
+    cancellation, gives back nothing a second time."""
+    alice = as_demo(live, "alice")
+    give_points(live, "alice", 2000)
+    before = holdings(live, "alice")
+    out = placed(live, alice, full_cart(live, alice))
+    oid = out["order_id"]
+    slot = checkout(live, oid)["slot"]
+    assert holdings(live, "alice") != before and live.redis.get(slot) == b"1"
+    far = epoch_s(float(checkout(live, oid)["created"])) + 3600  # past its payment window
+
+    async def sweep(dies: bool) -> int:
+        client = aioredis.Redis.from_url(live.settings.redis_url)
+        if dies:  # every command after the one that moved the checkout out of awaiting_payment never runs
+            real = client.execute_command
+
+            async def until_killed(*args, **kwargs):
+                if checkout(live, oid)["status"] != "awaiting_payment":
+                    raise WorkerKilled(args[0])
+                return await real(*args, **kwargs)
+
+            client.execute_command = until_killed
+        try:
+            return await Shop(client, live.settings, None).expire(far)
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(sweep(dies=True))
+    except WorkerKilled:
+        pass
+    assert checkout(live, oid)["status"] == "expired"
+    # what the dying worker did, it did whole: everything is back already
+    assert holdings(live, "alice") == before and live.redis.get(slot) == b"0"
+    assert reservation(live, "s1", oid)["_state"] == "released" and live.redis.zscore(EXPIRING, oid) is None
+    # another worker sweeps again, and the customer cancels: nothing is given back twice
+    assert asyncio.run(sweep(dies=False)) == 0
+    assert cancel(live, alice, oid).status_code == 409
+    assert holdings(live, "alice") == before and live.redis.get(slot) == b"0"
+    assert [e["reason"] for e in ledger(live, "alice")] == ["adjust", "spend", "refund_spend"]
+    assert get_checkout(live, alice, oid).json()["status"] == "expired" and refunds(live) == []

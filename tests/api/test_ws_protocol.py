@@ -522,12 +522,13 @@ def test_courier_errors_not_yours_rejected_and_wrong_pin(live: Live) -> None:
             error = await until(app, lambda f: f["type"] == "error", 5, log)
             assert error["data"]["code"] == "no_shift"  # no region to send the report to yet
             await on_shift(live, app, c1, store, log)
-            # an offer the dispatcher never made: the report goes through (ack), the dispatcher rejects it
+            # an offer the dispatcher never made: the report goes through (ack), the dispatcher refuses it in its verdict
             await app.send(json.dumps({"type": "accept", "offer": "nope.7", "id": "x1"}))
             ack = await until(app, lambda f: f["type"] == "ack", 5, log)
             assert ack["data"]["ref"] == "x1"
-            rejected = await until(app, is_error("rejected"), 5, log)
-            assert "nope.7" in rejected["data"]["detail"] and rejected["seq"] > ack["seq"]  # a durable frame of the stream
+            verdict = await until(app, lambda f: f["type"] == "verdict", 5, log)
+            assert verdict["data"]["ref"] == "x1" and verdict["data"]["ok"] is False and verdict["data"]["kind"] == "accept"
+            assert "nope.7" in verdict["data"]["detail"] and verdict["seq"] > ack["seq"]  # a durable frame of the stream
 
             # an order that is not on this courier's route
             other = place_order(live, "bob", store)
@@ -543,14 +544,13 @@ def test_courier_errors_not_yours_rejected_and_wrong_pin(live: Live) -> None:
                 assert (await until(thief, lambda f: f["type"] == "error", 5))["data"]["code"] == "not_yours"
                 await thief.send(json.dumps({"type": "dropoff", "order": other["id"], "pin": other["pin"], "id": "t2"}))
                 assert (await until(thief, lambda f: f["type"] == "error", 5))["data"]["code"] == "not_yours"
-            # a pickup before accepting: on the route, but the dispatcher refuses it
+            # a pickup before accepting (the accept went missing): the food is in hand, so it accepts the offer too
             await app.send(json.dumps({"type": "pickup", "orders": [other["id"]], "id": "x3"}))
-            rejected = await until(app, is_error("rejected"), 5, log)
-            assert "no accepted pickup" in rejected["data"]["detail"]
-            await app.send(json.dumps({"type": "accept", "offer": offer["data"]["offer"]}))
-            await until(app, lambda f: f["type"] == "offer_accepted", 5, log)
-            await app.send(json.dumps({"type": "pickup", "orders": [other["id"]]}))
+            accepted = await until(app, lambda f: f["type"] == "offer_accepted", 5, log)
+            assert accepted["data"]["offer"] == offer["data"]["offer"] and accepted["data"]["implied_by"] == "pickup"
             await until(app, is_status("delivering"), 5, log)
+            verdict = await until(app, lambda f: f["type"] == "verdict", 5, log)  # after what the report did
+            assert verdict["data"] == {"ref": "x3", "kind": "pickup", "ok": True, "at": verdict["data"]["at"]}
             wrong = f"{(int(other['pin']) + 1) % 10000:04d}"
             await app.send(json.dumps({"type": "dropoff", "order": other["id"], "pin": wrong, "id": "x4"}))
             error = await until(app, is_error("wrong_pin"), 5, log)

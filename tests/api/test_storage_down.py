@@ -1,0 +1,52 @@
+"""With Redis gone (killed, restarting, paused) the API answers 503 with a reason and Retry-After,
+never a 500, and a write whose fsync Redis cannot confirm is not acknowledged."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from actors.durability import Fsync, NotDurable
+from api.app import create_app
+from api.settings import Settings
+
+
+class DeadRedis:
+    """Every command fails as a client of a killed Redis does."""
+
+    def __getattr__(self, name: str) -> Any:
+        async def fail(*args: Any, **kwargs: Any) -> None:
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+        return fail
+
+
+def test_a_request_that_meets_a_dead_redis_gets_503_with_a_reason() -> None:
+    app = create_app(Settings(redis_url="redis://127.0.0.1:1/0"))
+    app.state.redis, app.state.fsync = DeadRedis(), Fsync()
+    client = TestClient(app, raise_server_exceptions=False)  # no lifespan: nothing connects at start
+    reply = client.post("/auth/token", data={"username": "alice", "password": "demo"})
+    assert reply.status_code == 503 and reply.headers["retry-after"] == "1"
+    assert "storage unavailable" in reply.json()["detail"]
+
+
+class Unconfirmed(Fsync):
+    async def wait_async(self, redis: Any) -> None:
+        raise NotDurable("Redis did not confirm the append-only fsync within 2000 ms")
+
+
+def test_a_write_not_confirmed_on_disk_is_answered_503_not_acknowledged() -> None:
+    app = create_app(Settings(redis_url="redis://127.0.0.1:1/0"))
+
+    @app.post("/probe-write")
+    async def probe() -> dict[str, str]:
+        return {"status": "saved"}
+
+    app.state.redis, app.state.fsync = DeadRedis(), Unconfirmed()
+    client = TestClient(app, raise_server_exceptions=False)
+    reply = client.post("/probe-write")
+    assert reply.status_code == 503 and "Idempotency-Key" in reply.json()["detail"] and "status" not in reply.json()
+    app.state.fsync = Fsync()
+    app.state.fsync.enabled = False  # a Redis without an append-only file: nothing to wait for
+    assert client.post("/probe-write").json() == {"status": "saved"}
