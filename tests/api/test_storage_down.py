@@ -10,21 +10,28 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from actors.durability import Fsync, NotDurable
 from api.app import create_app
 from api.settings import Settings
+from api.throttle import SignInThrottle
+
+
+async def _refused(*args: Any, **kwargs: Any) -> None:
+    raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
 
 class DeadRedis:
-    """Every command fails as a client of a killed Redis does."""
+    """Every command (and script) fails as a client of a killed Redis does."""
+
+    def register_script(self, script: str) -> Any:
+        return _refused
 
     def __getattr__(self, name: str) -> Any:
-        async def fail(*args: Any, **kwargs: Any) -> None:
-            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
-
-        return fail
+        return _refused
 
 
 def test_a_request_that_meets_a_dead_redis_gets_503_with_a_reason() -> None:
-    app = create_app(Settings(redis_url="redis://127.0.0.1:1/0"))
+    settings = Settings(redis_url="redis://127.0.0.1:1/0")
+    app = create_app(settings)
     app.state.redis, app.state.fsync = DeadRedis(), Fsync()
+    app.state.signin = SignInThrottle(app.state.redis, settings)
     client = TestClient(app, raise_server_exceptions=False)  # no lifespan: nothing connects at start
     reply = client.post("/auth/token", data={"username": "alice", "password": "demo"})
     assert reply.status_code == 503 and reply.headers["retry-after"] == "1"
