@@ -140,15 +140,22 @@ def short_window(redis_url: str) -> Iterator[Live]:
         stop()
 
 
-def test_an_unpaid_checkout_expires_and_a_late_payment_is_refunded(short_window) -> None:
-    live = short_window
+def a_full_checkout(live: Live) -> tuple[dict[str, str], object, dict, str]:
+    """alice with 2,000 points places a cart that uses stock, a coupon, points and a slot: (her headers,
+    her holdings before, the placed checkout, its slot key)."""
     alice = as_demo(live, "alice")
     give_points(live, "alice", 2000)
     before = holdings(live, "alice")
     out = placed(live, alice, full_cart(live, alice))
-    oid = out["order_id"]
-    slot = checkout(live, oid)["slot"]
+    slot = checkout(live, out["order_id"])["slot"]
     assert holdings(live, "alice") != before and live.redis.get(slot) == b"1"
+    return alice, before, out, slot
+
+
+def test_an_unpaid_checkout_expires_and_a_late_payment_is_refunded(short_window) -> None:
+    live = short_window
+    alice, before, out, slot = a_full_checkout(live)
+    oid = out["order_id"]
     c = checkout(live, oid)
     assert abs(float(c["expires_s"]) - epoch_s(float(c["created"])) - 1.8) < 0.01
 
@@ -180,13 +187,8 @@ def test_a_worker_killed_after_the_state_change_leaves_nothing_half_given_back(l
     """The give-back of an expired checkout is one step: a sweeper that dies right after the checkout left
     awaiting_payment has given back all of it (stock, flash limit, coupon, points, slot), and the next sweep, or a
     cancellation, gives back nothing a second time."""
-    alice = as_demo(live, "alice")
-    give_points(live, "alice", 2000)
-    before = holdings(live, "alice")
-    out = placed(live, alice, full_cart(live, alice))
+    alice, before, out, slot = a_full_checkout(live)
     oid = out["order_id"]
-    slot = checkout(live, oid)["slot"]
-    assert holdings(live, "alice") != before and live.redis.get(slot) == b"1"
     far = epoch_s(float(checkout(live, oid)["created"])) + 3600  # past its payment window
 
     async def sweep(dies: bool) -> int:

@@ -111,6 +111,16 @@ async def on_shift(live: Live, ws: Any, headers: dict[str, str], store: dict[str
     await until(ws, is_status("idle"), log=log)
 
 
+async def an_accepted_order(live: Live, ws: Any, headers: dict[str, str], store: dict[str, Any], log: list[Frame]) -> dict[str, Any]:
+    """On shift, an order placed at ``store``, its offer accepted: the order as placed."""
+    await on_shift(live, ws, headers, store, log)
+    order = place_order(live, store=store)
+    offer = await until(ws, lambda f: f["type"] == "offer", 10, log)
+    await ws.send(json.dumps({"type": "accept", "offer": offer["data"]["offer"]}))
+    await until(ws, lambda f: f["type"] == "offer_accepted", 5, log)
+    return order
+
+
 # -- authentication ----------------------------------------------------------------------------
 def test_tracking_socket_refuses_bad_tokens(live: Live) -> None:
     order = place_order(live)
@@ -578,11 +588,7 @@ def test_wrong_pins_lock_the_dropoff_until_support_unlocks_it(live: Live) -> Non
     async def run() -> None:
         async with websockets.connect(f"{live.ws}/ws/courier", additional_headers=courier) as app:
             log = [await recv(app)]
-            await on_shift(live, app, courier, store, log)
-            order = place_order(live, store=store)
-            offer = await until(app, lambda f: f["type"] == "offer", 10, log)
-            await app.send(json.dumps({"type": "accept", "offer": offer["data"]["offer"]}))
-            await until(app, lambda f: f["type"] == "offer_accepted", 5, log)
+            order = await an_accepted_order(live, app, courier, store, log)
             await app.send(json.dumps({"type": "pickup", "orders": [order["id"]]}))
             await until(app, is_status("delivering"), 5, log)
             # a burst of guesses, then the right PIN: every one answered, none accepted
@@ -714,11 +720,7 @@ def test_position_pings_reach_the_tracking_socket(live: Live) -> None:
     async def run() -> tuple[float, float]:
         async with websockets.connect(f"{live.ws}/ws/courier", additional_headers=courier) as app:
             log = [await recv(app)]
-            await on_shift(live, app, courier, store, log)
-            order = place_order(live, store=store)
-            offer = await until(app, lambda f: f["type"] == "offer", 10, log)
-            await app.send(json.dumps({"type": "accept", "offer": offer["data"]["offer"]}))
-            await until(app, lambda f: f["type"] == "offer_accepted", 5, log)
+            order = await an_accepted_order(live, app, courier, store, log)
             async with websockets.connect(live.ws + order["tracking"]["ws"]) as track:
                 hello = await recv(track)
                 assert hello["data"]["courier"]["id"] == "courier-1"
