@@ -66,6 +66,15 @@ def stream(kind: str, ident: str) -> tuple[str, str, str]:
     return f"seq:{kind}:{ident}", f"frames:{kind}:{ident}", channel
 
 
+def seq_key_of_channel(channel: str) -> str | None:
+    """The seq counter of the stream a pub/sub channel carries (``stream`` the other way round), or None."""
+    if channel == "ops":
+        return stream("ops", "all")[0]
+    kind, _, ident = channel.partition(":")
+    name = {"track": "order", "courier": "courier"}.get(kind)
+    return stream(name, ident)[0] if name and ident else None
+
+
 def frame_body(kind: str, data: dict[str, Any], ts_ms: int | None = None) -> str:
     """A frame without its ``seq`` (the emitter adds it): compact JSON starting with '{"type"'."""
     ts = int(time.time() * 1000) if ts_ms is None else ts_ms

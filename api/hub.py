@@ -15,8 +15,23 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
 
+from actors import live_keys as K
+
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
+# KEYS: seq counters; ARGV: the floor of each. A counter below its floor (Redis came back without its
+# last writes, so it numbers frames the sockets already passed) is raised to it.
+SEQ_FLOOR = """
+local raised = 0
+for i, key in ipairs(KEYS) do
+  local floor = tonumber(ARGV[i])
+  if tonumber(redis.call('GET', key) or '0') < floor then
+    redis.call('SET', key, floor)
+    raised = raised + 1
+  end
+end
+return raised
+"""
 
 
 def seq_of(frame: str) -> int | None:
@@ -105,6 +120,7 @@ class Hub:
         self.channels: dict[str, set[Conn]] = {}
         self.conns: set[Conn] = set()
         self.pubsub = redis.pubsub()
+        self._seq_floor = redis.register_script(SEQ_FLOOR)
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -146,14 +162,35 @@ class Hub:
             conn.channels.clear()
         await conn.close()
 
+    async def raise_seq_floors(self) -> int:
+        """After Redis came back: no stream counter below the last ``seq`` a socket here was sent, so the
+        frames that follow are numbered past it (a socket drops frames it has passed). Returns how many
+        counters were behind."""
+        floors: dict[str, int] = {}
+        for channel, conns in self.channels.items():
+            key = K.seq_key_of_channel(channel)
+            if key is not None and conns:
+                floors[key] = max(c.last_seq for c in conns)
+        if not floors:
+            return 0
+        raised = int(await self._seq_floor(keys=list(floors), args=list(floors.values())))
+        if raised:
+            log.warning("redis came back behind %d streams' frame numbers; raised them to what the sockets saw", raised)
+        return raised
+
     async def _read(self) -> None:
+        lost = False
         while True:
             try:
                 msg = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if lost:
+                    lost = False
+                    await self.raise_seq_floors()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis blipped: keep going, sockets resume by seq
                 log.warning("pub/sub read failed: %s", exc)
+                lost = True
                 await asyncio.sleep(0.5)
                 continue
             if msg is None or msg.get("type") != "message":

@@ -768,3 +768,34 @@ def test_ops_hello_comes_before_any_zones_frame(redis_url: str) -> None:
         asyncio.run(run())
     finally:
         stop()
+
+
+def test_a_hub_raises_stream_counters_that_redis_forgot_to_what_its_sockets_saw(live: Live) -> None:
+    """Redis restarted without its last second: a courier's counter is back at 3 while its open socket
+    was sent seq 50, so the next frames (numbered 4, 5, ...) would be dropped as already sent. After
+    its pub/sub reconnects, the hub raises every counter it follows to the last seq of its sockets."""
+    from types import SimpleNamespace
+
+    import redis.asyncio as aioredis
+
+    from actors import live_keys as K
+    from api.hub import Conn, Hub
+
+    async def run() -> None:
+        r = aioredis.Redis.from_url(live.settings.redis_url)
+        hub = Hub(r, 20.0)
+        try:
+            ws = SimpleNamespace(client_state=None)
+            behind, ahead = Conn(ws, 50), Conn(ws, 7)  # type: ignore[arg-type]
+            await hub.follow("courier:forgot-1", behind)
+            await hub.follow("track:forgot-o1", ahead)
+            await r.set("seq:courier:forgot-1", 3)
+            await r.set("seq:order:forgot-o1", 9)  # ahead of its socket: left alone
+            assert await hub.raise_seq_floors() == 1
+            assert int(await r.get("seq:courier:forgot-1")) == 50 and int(await r.get("seq:order:forgot-o1")) == 9
+            assert K.seq_key_of_channel("ops") == "seq:ops:all" and K.seq_key_of_channel("hub:keepalive") is None
+        finally:
+            await hub.stop()
+            await r.aclose()
+
+    asyncio.run(run())
