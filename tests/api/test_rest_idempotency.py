@@ -5,6 +5,9 @@ import asyncio
 import json
 
 import httpx
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from actors import live_keys as K
 from tests.api.conftest import Live
@@ -117,3 +120,49 @@ def test_concurrent_requests_with_one_key_create_one_order(quiet) -> None:
     # once it is done, a retry gets the stored answer
     retry = httpx.post(f"{live.base}/orders", json=body, headers=headers)
     assert retry.status_code == 201 and retry.json()["id"] == oid
+
+
+class _KilledOnce:
+    """A Redis client whose connection dies for the first ``failures`` deletes (a ``CLIENT KILL`` mid-request)."""
+
+    def __init__(self, r: object, failures: int) -> None:
+        self.r, self.failures = r, failures
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.r, name)
+
+    async def delete(self, *names: str) -> int:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RedisConnectionError("Connection closed by server.")
+        return await self.r.delete(*names)
+
+
+def test_a_failed_request_frees_its_key_even_when_its_connection_was_killed(quiet) -> None:
+    """bench/chaos.py found keys left "in progress" for 24 h after CLIENT KILL: every retry was a 409."""
+    from api.idempotency import LEASE_S, IdempotencyError, run_once
+
+    async def boom() -> tuple[int, object]:
+        raise RuntimeError("the work failed")
+
+    async def ok() -> tuple[int, object]:
+        return 201, {"id": "o-1"}
+
+    async def run() -> None:
+        r = aioredis.Redis.from_url(quiet.settings.redis_url)
+        try:
+            with pytest.raises(RuntimeError):
+                await run_once(_KilledOnce(r, 1), "alice", "killed-1", {"a": 1}, boom)
+            assert await r.exists("idem:alice:killed-1") == 0  # freed on a second try
+            assert await run_once(r, "alice", "killed-1", {"a": 1}, ok) == (201, {"id": "o-1"})
+            assert await r.ttl("idem:alice:killed-1") > LEASE_S  # answered: kept for the day
+            with pytest.raises(RuntimeError):
+                await run_once(_KilledOnce(r, 99), "alice", "killed-2", {"a": 1}, boom)
+            assert 0 < await r.ttl("idem:alice:killed-2") <= LEASE_S  # could not be freed: its lease ends soon
+            with pytest.raises(IdempotencyError) as busy:
+                await run_once(r, "alice", "killed-2", {"a": 1}, ok)
+            assert busy.value.status == 409
+        finally:
+            await r.aclose()
+
+    asyncio.run(run())
