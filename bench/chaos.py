@@ -257,6 +257,8 @@ class Customers:
         self.outages: list[dict[str, Any]] = []
         self.retrying = 0
         self.failures: Counter[str] = Counter()
+        self.last_failure: dict[str, str] = {}
+        self.latencies: list[tuple[float, str]] = []  # first send to the answer, every answered request (retries included)
 
     async def token(self, user: str, fresh: bool = False) -> str:
         if fresh or user not in self.tokens:
@@ -268,6 +270,7 @@ class Customers:
     async def until_answered(self, what: str, user: str, method: str, path: str, deadline: float, **kw: Any) -> httpx.Response | None:
         """Send until an answer that is not a failure; retry with the same headers (the same Idempotency-Key)."""
         first_fail: float | None = None
+        sent_at = time.monotonic()
         backoff = 0.2
         headers = kw.pop("headers", {})
         while time.monotonic() < deadline:
@@ -283,6 +286,7 @@ class Customers:
                 elif reply.status_code == 409 and "in progress" in reply.text.lower():
                     reason = "409 in progress"
                 else:
+                    self.latencies.append((time.monotonic() - sent_at, what))
                     if first_fail is not None:
                         self.retrying -= 1
                         self.outages.append({"what": what, "seconds": round(time.monotonic() - first_fail, 3),
@@ -291,6 +295,7 @@ class Customers:
             except (httpx.HTTPError, OSError) as exc:
                 reason = type(exc).__name__
             self.failures[reason] += 1
+            self.last_failure[what] = reason
             if first_fail is None:
                 first_fail = time.monotonic()
                 self.retrying += 1
@@ -701,6 +706,8 @@ def account(run: Run) -> dict[str, Any]:
                  "money_problems": money_bad, "stock_checked": len(run.stock_before), "stock_problems": stock_bad},
         "outages": {"count": len(outages), "summary_ms": summarize_ms([o["seconds"] for o in outages]), "worst": outages[:5],
                     "failures_by_reason": dict(run.customers.failures)},
+        "answer_latency_ms": summarize_ms([x for x, _ in run.customers.latencies]),
+        "slowest_answers": [{"what": w, "seconds": round(x, 3)} for x, w in sorted(run.customers.latencies, reverse=True)[:5]],
     }
 
 
@@ -709,8 +716,34 @@ def service_log_lines(logfile: Path, orders: list[str], limit: int = 12) -> dict
     named = [line for line in text if any(o and re.search(rf"\b{re.escape(o)}\b", line) for o in orders)] if orders else []
     errors = [line for line in text if re.search(r"\b(ERROR|CRITICAL|Traceback)\b|Error:", line)]
     warnings = [line for line in text if "WARNING" in line]
-    return {"naming_stuck_orders": named[-limit:], "errors": errors[-limit:], "error_lines": [str(len(errors))],
-            "warnings": warnings[-limit:]}
+    return {"naming_stuck_orders": [_rel(x) for x in named[-limit:]], "errors": [_rel(x) for x in errors[-limit:]],
+            "error_lines": [str(len(errors))], "warnings": [_rel(x) for x in warnings[-limit:]], "tracebacks": tracebacks(text)}
+
+
+def _rel(line: str) -> str:
+    """A log line without this machine's directories (the repository's files relative, site-packages short)."""
+    line = line.replace(str(REPO) + os.sep, "")
+    return re.sub(r'"[^"]*site-packages/', '"site-packages/', line)
+
+
+def tracebacks(lines: list[str]) -> list[dict[str, Any]]:
+    """Each traceback of the service log in one line: where in the project it went through, and what was raised; counted."""
+    seen: Counter[tuple[str, str]] = Counter()
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("Traceback"):
+            frames, j = [], i + 1
+            while j < len(lines) and (lines[j].startswith(" ") or lines[j].startswith("Traceback") or not lines[j].strip()
+                                      or lines[j].startswith("During handling") or lines[j].startswith("The above")):
+                m = re.match(r'\s+File "([^"]+)", line (\d+), in (\S+)', lines[j])
+                if m and str(REPO) in m.group(1) and "site-packages" not in m.group(1):
+                    frames.append(f"{os.path.relpath(m.group(1), REPO)}:{m.group(2)} {m.group(3)}")
+                j += 1
+            raised = lines[j].strip()[:160] if j < len(lines) else ""
+            seen[(" > ".join(frames[-3:]), re.sub(r"127\.0\.0\.1:\d+", "redis", raised))] += 1
+            i = j
+        i += 1
+    return [{"where": w, "raised": r, "count": n} for (w, r), n in seen.most_common(12)]
 
 
 # -- display ------------------------------------------------------------------------------------
@@ -750,7 +783,8 @@ def report(console: Any, res: dict[str, Any], run: Run) -> None:
     rows = [
         ("orders placed", a["placed"]), ("acknowledged", a["acknowledged"]),
         ("  of which POST /orders / shop checkout", f"{a['acknowledged_orders']} / {a['acknowledged_shop']}"),
-        ("refused or given up", len(a["refused"])),
+        ("refused (a 4xx answer)", sum(1 for r in a["refused"] if "gave up" not in str(r["why"]))),
+        ("stranded requests (no answer in --give-up s of retries)", sum(1 for r in a["refused"] if "gave up" in str(r["why"]))),
         ("delivered exactly once", a["delivered_exactly_once"]), ("delivered, but a check failed", len(a["bad_delivery"])),
         ("lost (acknowledged, unknown)", len(a["lost"])),
         ("stuck (not delivered at the end)", len(a["stuck"])),
@@ -774,22 +808,29 @@ def report(console: Any, res: dict[str, Any], run: Run) -> None:
                       f"{' - gave up' if w[0].get('gave_up') else ''}; p50 {a['outages']['summary_ms']['p50']} ms, "
                       f"failures by reason: {a['outages']['failures_by_reason']}")
     else:
-        console.print("no client-visible outage")
+        console.print("no client-visible outage (no request failed)")
+    lat = a["answer_latency_ms"]
+    if lat["count"]:
+        slow = a["slowest_answers"][0]
+        console.print(f"answers (first send to answer, retries included): p50 {lat['p50']} ms, p99 {lat['p99']} ms, "
+                      f"slowest {slow['seconds']:.2f} s ({slow['what']})")
     for s in a["stuck"][:15]:
         console.print(f"  stuck {s['order']} ({s['kind']}, store {s['store']}): {s['status']}, courier {s['courier']}")
     for b in a["bad_delivery"][:10]:
         console.print(f"  delivery check failed {b['order']}: {'; '.join(b['problems'])}")
-    for r in a["refused"][:5]:
-        console.print(f"  refused #{r['n']} ({r['kind']}): {r['why']}")
+    for r in a["refused"][:8]:
+        lf = run.customers.last_failure
+        last = lf.get(f"pay #{r['n']}") if "payment" in str(r["why"]) else lf.get(f"{r['kind']} #{r['n']}", "")
+        console.print(f"  not acknowledged #{r['n']} ({r['kind']}): {r['why']}{'; last failure: ' + last if last else ''}")
     logs = res["service_log"]
     if logs["naming_stuck_orders"]:
         console.print("service log lines naming stuck orders:")
         for line in logs["naming_stuck_orders"]:
             console.print("  " + line[:220], markup=False, highlight=False)
-    if logs["errors"]:
-        console.print(f"service error lines ({logs['error_lines'][0]}), the last ones:")
-        for line in logs["errors"][-6:]:
-            console.print("  " + line[:220], markup=False, highlight=False)
+    if logs["tracebacks"]:
+        console.print(f"service tracebacks ({logs['error_lines'][0]} error lines in its log), by where they went through the project:")
+        for tb in logs["tracebacks"][:8]:
+            console.print(f"  {tb['count']} x {tb['where'] or '(outside the project)'}: {tb['raised']}", markup=False, highlight=False)
     console.print(f"verdict: {'PASS' if res['pass'] else 'FAIL'} (lost {len(a['lost'])}, stuck {len(a['stuck'])}, "
                   f"duplicated {a['duplicated']}); wall {res['wall_s']} s; JSON in {res['out']}")
 
