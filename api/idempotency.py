@@ -14,6 +14,8 @@ from typing import Any
 
 TTL_S = 24 * 3600
 MAX_KEY = 200
+# the header's constraints, as the OpenAPI document states them (``run_once`` enforces them)
+IDEMPOTENCY_KEY = {"minLength": 1, "maxLength": MAX_KEY}
 
 
 class IdempotencyError(Exception):
