@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from api.models import ErrorDetail
 
 REASONS = {
-    400: "bad request (a webhook's signature is missing, wrong or stale)",
+    400: "the body cannot be parsed (not JSON, or not a form), or a webhook's signature is missing, wrong or stale",
     401: "not signed in, or the bearer token is invalid or expired",
     403: "the caller's role or scope does not allow this (not your order, not your store, wrong role)",
     404: "no such order, store, product, request or complaint",
@@ -51,6 +51,8 @@ def statuses(method: str, path: str, op: dict[str, Any]) -> set[int]:
         out.add(409)
     if op.get("parameters") or op.get("requestBody"):
         out.add(422)
+    if op.get("requestBody"):
+        out.add(400)  # FastAPI's own answer to a body it cannot parse
     return out
 
 

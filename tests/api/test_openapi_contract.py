@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis import checks as st_checks
 
 from tests.api.conftest import Live, start_live
@@ -56,8 +58,8 @@ def operations(schema: Any) -> list[Any]:
     return out
 
 
-def exercise(op: Any, base: str, headers: dict[str, str]) -> None:
-    @given(case=op.as_strategy())
+def exercise(op: Any, base: str, headers: dict[str, str], mode: GenerationMode) -> None:
+    @given(case=op.as_strategy(mode))
     @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None, phases=[Phase.explicit, Phase.generate],
               suppress_health_check=list(HealthCheck))
     def run(case: Any) -> None:
@@ -73,8 +75,32 @@ def test_every_operation_answers_as_the_openapi_document_says(service: Live, sch
     assert len(ops) > 30  # the document was read, and nothing but the exclusions is left out
     failures = []
     for op in ops:
-        try:
-            exercise(op, service.base, headers)
-        except Exception as exc:  # noqa: BLE001 - every operation's failure is collected, then reported together
-            failures.append(f"{op.method.upper()} {op.path}: {exc}"[:3000])
+        # valid input (the schema's examples, then generated), and invalid input, which must be a documented 4xx
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            try:
+                exercise(op, service.base, headers, mode)
+            except Unsatisfiable:
+                assert mode == GenerationMode.NEGATIVE, op.label  # nothing it takes can be invalid (a free string in the path)
+            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - every operation's failures are collected, then reported
+                failures.append(f"{mode.value} {op.method.upper()} {op.path}: {exc}"[:3000])
     assert not failures, f"{len(failures)} operations break the contract as {role}:\n\n" + "\n\n".join(failures)
+
+
+def test_the_document_promises_the_error_body_sent_and_the_constraints_checked_in_code() -> None:
+    from api.app import create_app
+    from api.settings import Settings
+
+    doc = create_app(Settings(redis_url="redis://unused")).openapi()
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+    error = {"$ref": "#/components/schemas/ErrorDetail"}
+    create = doc["paths"]["/orders"]["post"]["responses"]
+    assert {"400", "401", "403", "404", "409", "422", "503"} <= set(create)
+    assert all(create[s]["content"]["application/json"]["schema"] == error for s in create if s[0] in "45")
+    assert "429" in doc["paths"]["/auth/token"]["post"]["responses"]
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/shop/search"]["get"]["parameters"]}
+    assert (params["q"]["minLength"], params["q"]["maxLength"]) == (1, 100)
+    limit = next(p["schema"] for p in doc["paths"]["/orders"]["get"]["parameters"] if p["name"] == "limit")
+    assert (limit["minimum"], limit["maximum"]) == (1, 500)
+    lat = next(p["schema"] for p in doc["paths"]["/shop/stores"]["get"]["parameters"] if p["name"] == "lat")
+    assert (lat["minimum"], lat["maximum"]) == (-90, 90)
+    assert "409" in doc["paths"]["/orders/{order_id}/complaints"]["post"]["responses"]
