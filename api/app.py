@@ -23,6 +23,7 @@ from api import logredact
 from api.durable import DurableWrites
 from api import orders as svc
 from api.hub import Hub
+from api.openapi_doc import document_errors
 from api.routes import auth, couriers, ops, orders, stores
 from api.shop import aftersales_routes
 from api.shop import routes as shop_routes
@@ -120,4 +121,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def favicon() -> RedirectResponse:
         return RedirectResponse("/static/none", status_code=404)
 
+    document_errors(app)
     return app

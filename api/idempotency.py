@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 TTL_S = 24 * 3600
 LEASE_S = 60  # a claim whose request died unanswered frees itself this soon (longer than any request waits)
 MAX_KEY = 200
+# the header's constraints, as the OpenAPI document states them (``run_once`` enforces them)
+IDEMPOTENCY_KEY = {"minLength": 1, "maxLength": MAX_KEY}
 
 
 class IdempotencyError(Exception):

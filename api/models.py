@@ -153,3 +153,17 @@ class ZoneStats(BaseModel):
     open_orders: int
     idle_couriers: int
     eta_minutes: float | None
+
+
+class Refusal(BaseModel):
+    """A shop or after-sales refusal: a stable ``code`` (``out_of_stock``, ``unknown_order``, ...) and the reason."""
+
+    code: str
+    detail: str
+
+
+class ErrorDetail(BaseModel):
+    """Every error body: ``detail`` is the reason; for 422 from request validation, one ``location: message`` string per
+    invalid field; for a shop or after-sales refusal, ``{"code", "detail"}``."""
+
+    detail: str | list[str] | Refusal

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from api import orders as svc
 from api import pin
 from api.deps import Caller, Config, Customer, Redis, role
-from api.idempotency import IdempotencyError, run_once
+from api.idempotency import IDEMPOTENCY_KEY, IdempotencyError, run_once
 from api.models import Accepted, OrderCreate, OrderCreated, OrderPublic, PinUnlocked, Quote, QuoteRequest, Tracking
 from api.security import Principal
 from api.security import tracking_token
@@ -34,7 +34,7 @@ async def quote(body: QuoteRequest, r: Redis, cfg: Config, who: Customer) -> Quo
              responses={409: {"description": "slot full, or the same Idempotency-Key still in progress"}})
 async def create_order(
     body: OrderCreate, request: Request, r: Redis, cfg: Config, who: Customer,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", json_schema_extra=IDEMPOTENCY_KEY)] = None,
 ) -> Any:
     """Place an order. With an ``Idempotency-Key`` header, a retry returns the first response and creates nothing."""
 
@@ -64,7 +64,8 @@ async def get_order(order_id: str, r: Redis, who: Caller) -> OrderPublic:
 
 
 @router.get("/orders", response_model=list[OrderPublic], operation_id="list_my_orders")
-async def my_orders(r: Redis, who: Customer, limit: int = 50) -> list[OrderPublic]:
+async def my_orders(r: Redis, who: Customer,
+                    limit: Annotated[int, Query(json_schema_extra={"minimum": 1, "maximum": 500})] = 50) -> list[OrderPublic]:
     """The caller's own orders, newest first."""
     if not 1 <= limit <= 500:
         raise HTTPException(422, "limit must be 1 to 500")

@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
 
 from actors import live_keys as K
 from actors.live_host import minutes_now
@@ -29,7 +31,8 @@ def _own(who: Principal, store_id: str) -> None:
 
 
 @router.get("/{store_id}/orders", response_model=list[OrderPublic], operation_id="list_store_orders")
-async def store_orders(store_id: str, r: Redis, who: StoreUser, limit: int = 100) -> list[OrderPublic]:
+async def store_orders(store_id: str, r: Redis, who: StoreUser,
+                       limit: Annotated[int, Query(json_schema_extra={"minimum": 1, "maximum": 1000})] = 100) -> list[OrderPublic]:
     """The store's own orders, newest first."""
     _own(who, store_id)
     if not 1 <= limit <= 1000:

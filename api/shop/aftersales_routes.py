@@ -1,7 +1,8 @@
 """After-sales endpoints: refund and return requests, complaint tickets and ratings of delivered orders.
 
 Customers act on their own checkout orders (403 otherwise): refunds, returns and the rating need a
-delivered order (409 ``not_delivered``); a complaint may be opened at any time. Support (admins)
+delivered order (409 ``not_delivered``); a complaint may be opened at any time. An order placed with
+``POST /orders`` (a delivery, not a shop sale) has no after-sales: 409 ``not_a_checkout_order``. Support (admins)
 approves, rejects and pays back requests and moves complaint tickets; planners may read the queue.
 Cancellation before pickup is ``POST /checkout/orders/{id}/cancel`` (``api.shop.routes``).
 
@@ -40,7 +41,7 @@ from commerce.pricing import CartLine
 
 router = APIRouter(tags=["after-sales"])
 AFTER_SALES_CONFLICTS = CONFLICTS | {"not_delivered", "already_rated", "illegal_transition", "refund_exceeds_paid", "too_many_units",
-                                     "nothing_left"}
+                                     "nothing_left", "not_a_checkout_order"}
 AFTER_SALES_NOT_FOUND = NOT_FOUND | {"unknown_request", "unknown_complaint"}
 STATUSES = ("requested", "approved", "rejected", "refunded", "open", "in_progress", "resolved", "closed")
 
@@ -212,7 +213,8 @@ async def order_after_sales(order_id: str, request: Request, who: Caller) -> dic
 
 # -- support -----------------------------------------------------------------------------------
 @router.get("/after-sales", operation_id="after_sales_queue")
-async def queue(request: Request, who: Planner, status: str | None = None,
+async def queue(request: Request, who: Planner,
+                status: str | None = Query(None, json_schema_extra={"anyOf": [{"enum": list(STATUSES)}, {"type": "null"}]}),
                 kind: Literal["refund", "return", "complaint"] | None = None,
                 limit: int = Query(100, ge=1, le=1000, description="how many orders (most recently changed first) to look through")) -> list[dict[str, Any]]:
     """Requests and complaints of the most recently active orders, filtered by ``status`` and ``kind`` (planners and admins)."""

@@ -246,6 +246,9 @@ class AfterSalesStore:
     async def _checkout(client: Any, order_id: str) -> dict[str, str]:
         raw = await client.hgetall(checkout_key(order_id))
         if not raw:
+            if await client.exists(K.order_key(order_id)):  # placed with POST /orders: a delivery, not a shop sale
+                raise CommerceError("not_a_checkout_order", f"order {order_id} was placed with POST /orders, not through the shop "
+                                                            "checkout; refunds, returns, complaints and ratings cover checkout orders only")
             raise CommerceError("unknown_order", f"no checkout order {order_id}")
         return {k.decode(): v.decode() for k, v in raw.items()}
 

@@ -6,12 +6,12 @@ import time
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from api import orders as svc
 from api.deps import Admin, Caller, Config, Customer, Redis
-from api.idempotency import IdempotencyError, run_once
+from api.idempotency import IDEMPOTENCY_KEY, IdempotencyError, run_once
 from api.orders import dt
 from api.security import tracking_token
 from api.shop import promotions
@@ -46,7 +46,8 @@ def item_out(shop: Shop, item: Any, stock: int | None = None) -> dict[str, Any]:
 
 # -- browse ------------------------------------------------------------------------------------
 @router.get("/shop/stores", operation_id="nearby_stores")
-async def nearby(request: Request, lat: float, lng: float) -> list[dict[str, Any]]:
+async def nearby(request: Request, lat: Annotated[float, Query(json_schema_extra={"minimum": -90, "maximum": 90})],
+                 lng: Annotated[float, Query(json_schema_extra={"minimum": -180, "maximum": 180})]) -> list[dict[str, Any]]:
     """Open stores that deliver to (lat, lng), nearest first."""
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
         raise HTTPException(422, "lat must be within [-90, 90] and lng within [-180, 180]")
@@ -56,7 +57,9 @@ async def nearby(request: Request, lat: float, lng: float) -> list[dict[str, Any
 
 
 @router.get("/shop/stores/{store_id}/items", operation_id="store_items")
-async def items(request: Request, store_id: str, listing: str = "hot", category: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+async def items(request: Request, store_id: str,
+                listing: Annotated[str, Query(json_schema_extra={"enum": ["hot", "new", "promoted"]})] = "hot",
+                category: str | None = None, limit: Annotated[int, Query(json_schema_extra={"minimum": 1, "maximum": 100})] = 20) -> list[dict[str, Any]]:
     """A store's items: ``listing`` hot (sales and rating), new, promoted; or ``category`` (with its sub-categories)."""
     shop = shop_of(request)
     if not 1 <= limit <= 100:
@@ -80,7 +83,9 @@ async def items(request: Request, store_id: str, listing: str = "hot", category:
 
 
 @router.get("/shop/search", operation_id="search_products")
-async def search(request: Request, q: str, store_id: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+async def search(request: Request, q: Annotated[str, Query(json_schema_extra={"minLength": 1, "maxLength": 100, "pattern": r"\S"})],
+                 store_id: str | None = None,
+                 limit: Annotated[int, Query(description="at most this many (below 1 counts as 1, above 100 as 100)")] = 20) -> list[dict[str, Any]]:
     """Keyword search over product names in Chinese (jieba) and English."""
     if not q.strip() or len(q) > 100:
         raise HTTPException(422, "q must be 1 to 100 characters")
@@ -113,7 +118,7 @@ async def checkout_quote(body: CheckoutRequest, request: Request, r: Redis, cfg:
 @router.post("/checkout/orders", status_code=201, response_model=CheckoutPlaced, operation_id="place_order",
              responses={409: {"description": "out of stock, limit reached, coupon used up, not enough points, slot full"}})
 async def place(body: CheckoutRequest, request: Request, r: Redis, cfg: Config, who: Customer,
-                idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> Any:
+                idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", json_schema_extra=IDEMPOTENCY_KEY)] = None) -> Any:
     """Reserve the goods and open the payment (``PAYMENT_MINUTES`` to pay, default 15). Idempotent with ``Idempotency-Key``."""
     shop = shop_of(request)
 

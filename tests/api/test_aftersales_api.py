@@ -293,3 +293,16 @@ def test_unknown_order(live) -> None:
                   post(live, "/orders/o999/refund-requests", alice, {"reason": "x"}),
                   post(live, "/after-sales/o999/refund-requests/1/approve", live.headers("admin"))):
         assert reply.status_code == 404 and reply.json()["detail"]["code"] == "unknown_order", reply.text
+
+
+def test_an_order_placed_with_post_orders_has_no_after_sales_and_says_so(live) -> None:
+    alice = live.headers("alice")
+    g1 = next(s for s in live.stores() if s["id"] == "g1")
+    placed = httpx.post(f"{live.base}/orders", json={"store_id": "g1", "dropoff": {"lat": g1["lat"], "lng": g1["lng"] + 0.01}}, headers=alice)
+    assert placed.status_code == 201, placed.text
+    oid = placed.json()["id"]
+    for reply in (post(live, f"/orders/{oid}/complaints", alice, {"about": "courier", "text": "late"}),
+                  post(live, f"/orders/{oid}/refund-requests", alice, {"reason": "x"}),
+                  httpx.get(f"{live.base}/orders/{oid}/after-sales", headers=alice)):
+        assert reply.status_code == 409, reply.text
+        assert reply.json()["detail"]["code"] == "not_a_checkout_order" and "POST /orders" in reply.json()["detail"]["detail"]
