@@ -11,6 +11,14 @@ it as a Ray actor that ticks by itself every ``cycle_s`` seconds. One tick:
    order and courier hashes, all guarded by the step number (``EMIT``);
 5. every ``snapshot_every`` steps saves the shard and its cursor, and trims the stream before it.
 
+Couriers cross region borders (``dispatch.borrowing``): each step's host writes its region's load
+(orders waiting with no courier, idle couriers); before its tick mark, a region with couriers to
+spare plans the city's loans from every region's load and appends its own row as a ``lend``
+input. The shard's handovers (lent couriers, and couriers idle where another region serves) and
+the reports that followed a courier that had left go to the other region's stream as
+``handover`` and ``report`` inputs, written before the step's frames, so a replayed step sends
+them again and the other region takes a handover it has seen once (by its id).
+
 After a crash the actor restarts (Ray ``max_restarts``), restores the last snapshot and reads the
 stream again from its cursor: the same inputs at the same tick times, with the recorded
 assignments in place of a new solve for every step that had already been published, so the
@@ -25,20 +33,22 @@ import os
 import pickle
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from actors import live_keys as K
 from actors.durability import Fsync
+from dispatch.borrowing import RegionLoad, plan_loans
 from dispatch.errors import InvalidInput
 from dispatch.events import Event
 from dispatch.geo import Location
-from dispatch.live import LiveRegionShard
+from dispatch.live import Forward, LiveRegionShard, Outgoing
 from dispatch.modes import DeliveryMode, DeliveryWindow
 from dispatch.order import Order
 from dispatch.policies import make_policy
 from dispatch.policy import Assignment, BasePolicy, DispatchPolicy, DispatchView
-from dispatch.region import Report, StepInput, StepResult
+from dispatch.region import Handover, Report, StepInput, StepResult
 from dispatch.rules import ServiceRules
 from dispatch.store import Store
 from dispatch.travel import HaversineTravel, TravelModel
@@ -47,6 +57,7 @@ from dispatch.zones import REGION_RES
 log = logging.getLogger(__name__)
 _SNAPSHOT_VERSION = 1
 _ETA_STEP = 0.5  # minutes an ETA must move before customers hear of it
+LOAD_TTL_S = 30  # a region silent this long (its actor is down) is left out of the loan plan
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,10 @@ class LiveHost:
         self.fsync = Fsync()
         self.published = -1  # the last step this host published (Redis may forget it: see ``_caught_up``)
         self.resyncs = 0
+        self.last: StepResult | None = None  # the last step applied: this region's own load
+        self._lent_at: dict[int, int] = {}  # region -> its load's step when this one last lent to it
+        self.lent = 0
+        self._sent: deque[tuple[int, Outgoing]] = deque(maxlen=1000)  # what recent steps sent to other regions
         found = redis.hgetall(K.snapshot_key(region))
         if found:
             state = pickle.loads(found[b"blob"])
@@ -154,13 +169,18 @@ class LiveHost:
             self.shard: LiveRegionShard = state["shard"]
             self.cursor: str = state["cursor"]
             self.restored = True
+            self._pending_stores: list[Store] = []
             log.info("live region %x: restored at step %d, cursor %s", region, self.shard.step_no, self.cursor)
         else:
             self.shard = spec.build(region)
             self.cursor = "0-0"
             self._pending_stores = self._stores_of_region()
-            return
-        self._pending_stores = []
+        self._served()
+
+    def _served(self) -> None:
+        """Every region of the city (the live regions set): where a courier may be handed over to."""
+        self.neighbours = sorted(int(t, 16) for t in self.r.smembers(K.REGIONS) if int(t, 16) != self.region)
+        self.shard.served_regions = frozenset([self.region, *self.neighbours])
 
     def _stores_of_region(self) -> list[Store]:
         tag = K.region_tag(self.region)
@@ -176,6 +196,7 @@ class LiveHost:
         """Mark a tick at ``now`` (wall minutes) and apply every step up to it; see the module docstring."""
         now = minutes_now() if now is None else now
         now = max(now, self.shard.now)
+        self._lend_to_neighbours()
         mark = self.r.xadd(self.inputs, {"k": "tick", "t": repr(now)}).decode()
         entries = self.r.xrange(self.inputs, "(" + self.cursor, mark)
         emitted = int(self.r.get(K.emitted_key(self.region)) or -1)
@@ -194,15 +215,25 @@ class LiveHost:
                 step_no = self.shard.step_no + 1
                 recorded = decided.get(step_no, []) if step_no <= emitted else None
                 result = self._step(batch, recorded)
+                outgoing = self.shard.take_outbox()
                 if step_no <= emitted:
                     self.replayed += 1
                 else:
-                    self._publish(result, batch)
+                    self._publish(result, batch, outgoing)
+                self.last = result
                 results.append(result)
                 self.cursor = entry_id.decode()
                 if self.shard.step_no % self.snapshot_every == 0:
                     self.save()
                 batch = StepInput(now=batch.now)
+            elif kind == b"handover":
+                try:
+                    handover = pickle.loads(f[b"p"])
+                    if not isinstance(handover, Handover) or handover.target != self.region:
+                        raise ValueError("not a handover to this region")
+                    batch.handovers.append(handover)
+                except (KeyError, ValueError, TypeError, pickle.UnpicklingError) as exc:
+                    log.warning("live region %x: handover %s ignored: %s", self.region, entry_id, exc)
             elif kind != b"decided":
                 try:
                     self._take(kind, json.loads(f[b"j"]), batch)
@@ -210,6 +241,31 @@ class LiveHost:
                     log.warning("live region %x: input %s ignored: %s", self.region, entry_id, exc)
         self._pending_stores = []
         return results
+
+    def _lend_to_neighbours(self) -> None:
+        """This region's row of the city's loan plan, as a ``lend`` input of the tick about to be marked.
+
+        A region lends again to one it lent to only once that region has stepped twice since (so its
+        load counts the couriers it was sent); a region whose load has expired is left out.
+        """
+        last = self.last
+        if last is None or last.idle_couriers == 0 or last.waiting or not self.neighbours:
+            return
+        loads = {self.region: RegionLoad(last.waiting, last.idle_couriers)}
+        steps: dict[int, int] = {}
+        for region, raw in zip(self.neighbours, self.r.mget([K.load_key(n) for n in self.neighbours])):
+            if raw:
+                body = json.loads(raw)
+                loads[region] = RegionLoad(int(body["waiting"]), int(body["idle"]))
+                steps[region] = int(body["step"])
+        row = {t: n for t, n in plan_loans(loads).get(self.region, {}).items() if steps[t] >= self._lent_at.get(t, -2) + 2}
+        if not row:
+            return
+        self.r.xadd(self.inputs, {"k": "lend", "j": json.dumps({"to": {K.region_tag(t): n for t, n in row.items()}})})
+        for target, count in row.items():
+            self._lent_at[target] = steps[target]
+            self.lent += count
+            log.info("live region %x: lending %d courier(s) to region %x", self.region, count, target)
 
     def _take(self, kind: bytes, p: dict[str, Any], batch: StepInput) -> None:
         if kind == b"order":
@@ -224,6 +280,10 @@ class LiveHost:
             batch.reports.append(Report(p["kind"], p["entity"], float(p["time"]), data, str(ref) if ref else None))
         elif kind == b"store":
             batch.stores.append(store_from_payload(p["id"], p))
+        elif kind == b"lend":
+            for tag, count in p["to"].items():
+                target = int(tag, 16)
+                batch.lend[target] = batch.lend.get(target, 0) + int(count)
         else:
             raise ValueError(f"unknown input kind {kind!r}")
 
@@ -244,12 +304,18 @@ class LiveHost:
         return result
 
     # -- what goes out -----------------------------------------------------------------------
-    def _publish(self, result: StepResult, batch: StepInput) -> None:
+    def _publish(self, result: StepResult, batch: StepInput, outgoing: list[Outgoing] = ()) -> None:  # type: ignore[assignment]
         shard = self.shard
         frames: list[tuple[str, str, str, bool]] = []
         orders_touched: set[str] = set()
         couriers_touched: set[str] = set()
         for event in result.events:
+            if event.type == "handed_over":  # gone from this shard: to the courier and to the planners
+                move = {"courier": event.entity, "from": K.region_tag(event.data["from"]), "to": K.region_tag(event.data["to"]),  # type: ignore[arg-type]
+                        "reason": event.data["reason"], "at": epoch_ms(event.time)}
+                frames.append(("courier", event.entity, K.frame_body("handed_over", move), True))
+                frames.append(("ops", "all", K.frame_body("handover", move), True))
+                continue
             if event.type == "verdict":  # to the reporter, on shift here or not (a refusal may say it is not)
                 if event.entity not in shard.stores:
                     frames.append(("courier", event.entity, K.frame_body(*_courier_frame(event)), True))
@@ -266,6 +332,11 @@ class LiveHost:
             if who in reporters and who in shard._couriers:
                 frames.append(("courier", who, K.frame_body("error", {"code": "rejected", "detail": reason}), True))
         pipe = self.r.pipeline(transaction=False)
+        for item in outgoing:  # before the frames: a replayed step sends them again (the receiver takes one)
+            self._send(pipe, item)
+            self._sent.append((result.step, item))
+        load = {"waiting": result.waiting, "idle": result.idle_couriers, "step": result.step, "open": result.open_orders}
+        pipe.set(K.load_key(self.region), json.dumps(load), ex=LOAD_TTL_S)
         etas = shard.etas(result.now)
         for order_id in orders_touched:
             pipe.hset(K.order_key(order_id), mapping=self._order_fields(shard.orders[order_id], etas))
@@ -281,6 +352,15 @@ class LiveHost:
         self.published = result.step
         self._publish_etas(etas, result.now)
         self._publish_zones(etas, result.now)
+
+    def _send(self, pipe: Any, item: Outgoing) -> None:
+        if isinstance(item, Forward):
+            r = item.report
+            payload = {"kind": r.kind, "entity": r.entity, "time": r.time, "data": r.data, "ref": r.ref, "forwarded_by": K.region_tag(self.region)}
+            pipe.xadd(K.inputs_key(item.target), {"k": "report", "j": json.dumps(payload)})
+        else:  # the stream entry first: a report routed by the courier hash's new region lands after it
+            pipe.xadd(K.inputs_key(item.target), {"k": "handover", "p": pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)})
+            pipe.hset(K.courier_key(item.courier.id), "region", K.region_tag(item.target))
 
     def _publish_etas(self, etas: dict[str, float], now: float) -> None:
         """ETA frames go out when an ETA moves by half a minute or more (not replayed: they follow the wall clock)."""
@@ -324,6 +404,9 @@ class LiveHost:
             pipe.hset(K.order_key(order_id), mapping=self._order_fields(order, etas))
         for courier_id in shard._couriers:
             pipe.hset(K.courier_key(courier_id), mapping=self._courier_fields(courier_id))
+        for step, item in self._sent:  # what went to other regions in the forgotten steps, again (taken once)
+            if step > emitted:
+                self._send(pipe, item)
         pipe.set(K.emitted_key(self.region), self.published)
         pipe.execute()
         self.save()
@@ -401,6 +484,7 @@ class LiveShardActorBody:
                 "region": K.region_tag(self.host.region), "step": shard.step_no, "pid": os.getpid(),
                 "restored": self.host.restored, "replayed_steps": self.host.replayed, "errors": self.errors,
                 "orders": len(shard.orders), "delivered": shard.delivered, "couriers": len(shard.couriers_on_shift()),
+                "lent": self.host.lent,
             }
 
     def stop(self) -> None:

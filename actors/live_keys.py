@@ -45,6 +45,11 @@ def zones_key(region: int) -> str:
     return f"live:{{{region_tag(region)}}}:zones"
 
 
+def load_key(region: int) -> str:
+    """The region's ``RegionLoad`` after its last step (JSON, expiring): what its neighbours lend by."""
+    return f"live:{{{region_tag(region)}}}:load"
+
+
 REGIONS = "live:regions"  # set of region tags served
 STORES = "live:stores"  # hash store id -> JSON
 AUDIT = "audit"  # stream of every state-changing action

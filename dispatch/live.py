@@ -10,8 +10,12 @@ simulator measures. What changes:
 - a policy's assignment becomes an **offer** to the courier; until it is answered the courier is
   hidden from the policy; a decline, or no answer within ``offer_timeout`` minutes, puts the
   orders back in the pool and rests the courier for ``decline_cooldown`` minutes;
-- positions come from pings (no movement is simulated), and couriers stay in the region where
-  they started their shift (no hand-offs between live shards);
+- positions come from pings (no movement is simulated); a courier idle where another region
+  serves (its trip ended across the border), or lent to a region whose orders wait with no
+  courier (``dispatch.borrowing``), is handed over as in the simulator, but as a ``Handover``
+  message in the ``outbox`` that the host appends to the other region's stream. The shard keeps
+  the courier's forwarding address, so a report that was on its way here when the courier left
+  follows it (``Forward``), and a handover read twice is taken once;
 - with ``auto_accept`` off, an order waits for its store's ``store_accept`` before dispatch;
 - an order already given to a courier can still be cancelled until it is picked up: its stops
   leave the courier's route, and the courier hears of it;
@@ -40,13 +44,15 @@ from dispatch.events import Event
 from dispatch.geo import Location
 from dispatch.order import Order, OrderStatus
 from dispatch.policy import Assignment, DispatchPolicy
-from dispatch.region import _READY, _SHIFT_END, RegionShard, Report
+from dispatch.region import _READY, _SHIFT_END, Handover, RegionShard, Report
 from dispatch.rules import ServiceRules
 from dispatch.travel import TravelModel
 from dispatch.zones import REGION_RES, zone_of
 
 C = CourierStatus
 VERDICTS_KEPT = 200  # per courier: far more than an app has unanswered across a reconnect
+HANDOVERS_KEPT = 1000  # handover ids remembered: a copy arrives right after its original, or on a replay
+STORE_REPORTS = frozenset({"store_accept", "store_ready"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,17 @@ class Offer:
     stops: tuple[Stop, ...]
     made_at: float
     expires: float
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """A report for a courier that has moved on: it goes to the courier's region now."""
+
+    target: int
+    report: Report
+
+
+Outgoing = Handover | Forward
 
 
 def stop_dict(stop: Stop) -> dict[str, object]:
@@ -96,6 +113,16 @@ class LiveRegionShard(RegionShard):
         self.awaiting_store: dict[str, Order] = {}
         self._offer_no = 0
         self.verdicts: dict[str, OrderedDict[str, dict[str, object]]] = {}  # entity -> ref -> verdict
+        self.moved_to: dict[str, int] = {}  # courier id -> the region it was handed to (its forwarding address)
+        self.handovers_taken: OrderedDict[str, None] = OrderedDict()
+        self.outbox: list[Outgoing] = []  # what the host must send to other regions after this step
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """A snapshot from before cross-region handovers restores with none under way."""
+        state.setdefault("moved_to", {})
+        state.setdefault("handovers_taken", OrderedDict())
+        state.setdefault("outbox", [])
+        self.__dict__.update(state)
 
     # -- what the policy sees ----------------------------------------------------------------
     def couriers(self) -> Sequence[Courier]:
@@ -217,13 +244,42 @@ class LiveRegionShard(RegionShard):
     def _move_couriers(self, now: float) -> None:
         """Live couriers move in the world; their pings say where."""
 
-    def _handoffs(self, now: float) -> list[Courier]:
-        """A live courier stays in the region where its shift started."""
-        return []
+    # -- couriers between regions -----------------------------------------------------------
+    def take_outbox(self) -> list[Outgoing]:
+        """What the last step sends to other regions (the host appends it to their streams)."""
+        out, self.outbox = self.outbox, []
+        return out
+
+    def _release(self, courier: Courier, target: int, reason: str = "trip_end") -> Courier:
+        super()._release(courier, target, reason)
+        self.resting.pop(courier.id, None)
+        verdicts = self.verdicts.pop(courier.id, OrderedDict())
+        self.moved_to[courier.id] = target
+        handover = Handover(f"{self.region:x}.{self.step_no + 1}.{courier.id}", courier, self.region, target, reason,
+                            tuple(verdicts.items()))
+        self.outbox.append(handover)
+        return courier
+
+    def _take_handover(self, handover: Handover, now: float) -> None:
+        if handover.id in self.handovers_taken:
+            return  # a copy: the donor's host sent it again after a crash
+        courier = handover.courier
+        if courier.id in self._couriers:
+            raise InvalidInput(f"courier {courier.id} is already in region {self.region:x}")
+        self._receive_courier(courier, now)
+        self.moved_to.pop(courier.id, None)
+        if handover.verdicts:
+            self.verdicts[courier.id] = OrderedDict(handover.verdicts)
+        self.handovers_taken[handover.id] = None
+        while len(self.handovers_taken) > HANDOVERS_KEPT:
+            self.handovers_taken.popitem(last=False)
 
     # -- reports -----------------------------------------------------------------------------
     def _report(self, report: Report, now: float) -> None:
         """Apply a report once per ``ref`` and say what came of it (see the module docstring)."""
+        if report.kind not in STORE_REPORTS and report.entity not in self._couriers and report.entity in self.moved_to:
+            self.outbox.append(Forward(self.moved_to[report.entity], report))  # judged where the courier is now
+            return
         handler = _HANDLERS.get(report.kind)
         if report.ref is None:
             if handler is None:

@@ -47,6 +47,7 @@ class StepInput:
     cancellations: list[str] = field(default_factory=list)
     lend: dict[int, int] = field(default_factory=dict)  # region -> idle couriers to lend it after this tick
     reports: list[Report] = field(default_factory=list)  # what live couriers and stores said (``dispatch.live``)
+    handovers: list[Handover] = field(default_factory=list)  # couriers another live region handed over (``dispatch.live``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,22 @@ class Report:
     time: float
     data: dict[str, object] = field(default_factory=dict)
     ref: str | None = None  # the app's id for it: a report sent again with the same ref is applied once
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """A courier leaving one region's shard for another's, with what the next shard must know of it.
+
+    The simulator moves the ``Courier`` itself between its shards; live, this message crosses the
+    regions' input streams, so it carries its own id: a handover read twice is taken once.
+    """
+
+    id: str  # "<from region hex>.<step>.<courier id>"
+    courier: Courier
+    source: int
+    target: int
+    reason: str  # "loan": lent to a short-handed region; "trip_end": idle where another region serves
+    verdicts: tuple[tuple[str, dict[str, object]], ...] = ()  # the courier's judged report refs (``dispatch.live``)
 
 
 @dataclass(slots=True)
@@ -139,6 +156,11 @@ class RegionShard:
             self.stores[store.id] = store
         for courier in inputs.couriers:
             self._receive_courier(courier, now)
+        for handover in inputs.handovers:
+            try:
+                self._take_handover(handover, now)
+            except DomainError as exc:
+                rejected.append(f"{handover.courier.id}: handover {handover.id}: {exc}")
         for order in inputs.orders:
             try:
                 self._receive_order(order, now)
@@ -210,6 +232,9 @@ class RegionShard:
         else:  # handed over from a neighbouring region
             self.policy.on_courier(courier, now)
         self._push(max(courier.off_time, now), _SHIFT_END, "shift_end", courier.id)
+
+    def _take_handover(self, handover: Handover, now: float) -> None:
+        self._receive_courier(handover.courier, now)
 
     def _cancel(self, order_id: str, now: float) -> None:
         order = self.orders[order_id]
@@ -376,14 +401,14 @@ class RegionShard:
             idle.sort(key=lambda c: (haversine_m(c.location, centre), c.id))
             for courier in idle[:count]:
                 courier.lent_until = now + self.loan_minutes
-                out.append(self._release(courier, target))
+                out.append(self._release(courier, target, "loan"))
         return out
 
-    def _release(self, courier: Courier, target: int) -> Courier:
+    def _release(self, courier: Courier, target: int, reason: str = "trip_end") -> Courier:
         del self._couriers[courier.id]
         self._actions.pop(courier.id, None)
         courier.bound_for = target
-        self._events.append(Event("handed_over", self.now, courier.id, "dispatcher", {"from": self.region, "to": target}))
+        self._events.append(Event("handed_over", self.now, courier.id, "dispatcher", {"from": self.region, "to": target, "reason": reason}))
         return courier
 
     # -- persistence and results -------------------------------------------------------------

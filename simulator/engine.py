@@ -19,10 +19,10 @@ from typing import Any
 
 from dispatch.clock import SimClock
 from dispatch.courier import Courier
+from dispatch.borrowing import RegionLoad, plan_loans
 from dispatch.records import AssignmentRecord, CourierRecord, OrderRecord
-from dispatch.geo import haversine_m
 from dispatch.region import ShardSpec, StepInput, StepResult
-from dispatch.zones import cell_center, home_region, region_of
+from dispatch.zones import home_region, region_of
 from simulator.forecasting import resolve_reposition
 from simulator.instance import Instance
 from simulator.runtime import LocalRuntime, ShardRuntime
@@ -149,23 +149,11 @@ def run_simulation(
 
 
 def _request_loans(results: dict[int, StepResult], pending: dict[int, StepInput]) -> None:
-    """Regions with orders due that no courier of theirs could take borrow idle couriers from the nearest regions that have some.
-
-    Regions never share a solve; couriers move between them instead, as a city-level balancer would.
-    """
-    short = {r: res.waiting for r, res in results.items() if res.waiting > 0}
-    spare = {r: res.idle_couriers for r, res in results.items() if res.idle_couriers > 0 and res.waiting == 0}
-    for region in sorted(short):
-        need = short[region]
-        centre = cell_center(region)
-        for donor in sorted(spare, key=lambda d: (haversine_m(cell_center(d), centre), d)):
-            if need == 0:
-                break
-            give = min(need, spare[donor])
-            if give:
-                pending[donor].lend[region] = pending[donor].lend.get(region, 0) + give
-                spare[donor] -= give
-                need -= give
+    """Every region's loans for the next tick, planned at once (``dispatch.borrowing``)."""
+    loads = {r: RegionLoad(res.waiting, res.idle_couriers) for r, res in results.items()}
+    for donor, row in plan_loans(loads).items():
+        for target, count in row.items():
+            pending[donor].lend[target] = pending[donor].lend.get(target, 0) + count
 
 
 def _next_tick(now: float, cycle: float, next_arrival: float | None, results: Any) -> float:
