@@ -73,12 +73,13 @@ class LiveSpec:
     offer_timeout: float = 0.5
     decline_cooldown: float = 1.0
     shift_hours: float = 8.0
+    borrow_lead: float = 10.0  # minutes of food-ready orders beyond its free couriers a region borrows for
 
     def build(self, region: int) -> LiveRegionShard:
         return LiveRegionShard(
             region, make_policy(self.policy, **dict(self.policy_params)), self.travel, self.rules,
             self.region_res, auto_accept=self.auto_accept, offer_timeout=self.offer_timeout,
-            decline_cooldown=self.decline_cooldown, shift_hours=self.shift_hours,
+            decline_cooldown=self.decline_cooldown, shift_hours=self.shift_hours, borrow_lead=self.borrow_lead,
         )
 
 

@@ -101,8 +101,10 @@ class LiveRegionShard(RegionShard):
         offer_timeout: float = 0.5,
         decline_cooldown: float = 1.0,
         shift_hours: float = 8.0,
+        borrow_lead: float = 10.0,
     ) -> None:
         super().__init__(region, policy, travel, rules, region_res, served_regions, auto_accept=auto_accept)
+        self.borrow_lead = borrow_lead
         if offer_timeout <= 0 or decline_cooldown < 0 or shift_hours <= 0:
             raise ValueError("offer_timeout and shift_hours must be positive, decline_cooldown non-negative")
         self.offer_timeout = offer_timeout
@@ -122,6 +124,7 @@ class LiveRegionShard(RegionShard):
         state.setdefault("moved_to", {})
         state.setdefault("handovers_taken", OrderedDict())
         state.setdefault("outbox", [])
+        state.setdefault("borrow_lead", 10.0)
         self.__dict__.update(state)
 
     # -- what the policy sees ----------------------------------------------------------------
@@ -245,6 +248,14 @@ class LiveRegionShard(RegionShard):
         """Live couriers move in the world; their pings say where."""
 
     # -- couriers between regions -----------------------------------------------------------
+    def _waiting(self, now: float) -> int:
+        """Live, a region does not wait for food to go cold before it borrows: orders whose food is ready
+        within ``borrow_lead`` minutes beyond the couriers it has free count too, as a courier from next
+        door needs that long to come (the simulator's rule alone would starve a region with none)."""
+        soon = sum(1 for o in self._open.values() if max(o.ready_at, o.window.earliest - 30.0) <= now + self.borrow_lead)
+        free = sum(1 for c in self.couriers() if c.status == C.IDLE and not c.route and now < c.off_time)
+        return max(super()._waiting(now), soon - free)
+
     def take_outbox(self) -> list[Outgoing]:
         """What the last step sends to other regions (the host appends it to their streams)."""
         out, self.outbox = self.outbox, []

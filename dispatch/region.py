@@ -185,8 +185,7 @@ class RegionShard:
                 log.warning("region %s: policy %s decision refused: %s", self.region, self.policy.name, exc)
                 rejected.append(f"{decision.courier_id}: {exc}")
         handoffs = self._handoffs(now) + self._lend(inputs.lend, now)
-        # policy-agnostic: a policy may hold orders on purpose (to batch them), but not past their food
-        waiting = sum(1 for o in self._open.values() if max(o.ready_at, o.window.earliest - 30.0) <= now - self.overdue_after)
+        waiting = self._waiting(now)
         self.step_no += 1
         events, self._events = self._events, []
         idle = sum(1 for c in self._couriers.values() if c.status == CourierStatus.IDLE and not c.route)
@@ -196,6 +195,12 @@ class RegionShard:
             self.region, self.step_no, now, events, handoffs, len(self._open), active, self.delivered,
             idle, busy, self._heap[0][0] if self._heap else None, rejected, waiting,
         )
+
+    def _waiting(self, now: float) -> int:
+        """Open orders with no courier whose food has been ready ``overdue_after`` minutes: what the region
+        borrows couriers for (``dispatch.borrowing``). Policy-agnostic: a policy may hold orders on purpose
+        (to batch them), but not past their food."""
+        return sum(1 for o in self._open.values() if max(o.ready_at, o.window.earliest - 30.0) <= now - self.overdue_after)
 
     # -- inputs ------------------------------------------------------------------------------
     def _push(self, time: float, prio: int, kind: str, key: str) -> None:

@@ -80,22 +80,31 @@ def test_the_plan_lends_the_nearest_spare_couriers_to_regions_whose_orders_wait(
 def test_a_lent_courier_leaves_with_its_verdicts_and_takes_the_borrowers_order() -> None:
     a, b = world()
     r = step(b, 1.0, orders=[order("ob", "sb", 1.0)])
-    assert r.waiting == 0
-    r = step(b, 9.0)  # food ready at 6, nobody in B to fetch it
-    assert r.waiting == 1 and b.order("ob").status == S.READY
-    r = step(a, 9.0, lend={B: 1})
+    assert r.waiting == 1  # food ready at 6, and nobody in B to fetch it: B borrows now, not once it is cold
+    r = step(a, 1.0, lend={B: 1})
     [handover] = a.take_outbox()
     assert isinstance(handover, Handover) and handover.reason == "loan" and handover.target == B
     assert handover.verdicts and handover.verdicts[0][0] == "c1-on"
     assert "c1" not in a._couriers and a.moved_to == {"c1": B}
     assert [(e.type, e.data["to"]) for e in r.events if e.entity == "c1"] == [("handed_over", B)]
     wire = pickle.loads(pickle.dumps(handover))  # as it crosses the stream
-    r = step(b, 9.1, handovers=[wire])
+    r = step(b, 1.1, handovers=[wire])
     offers = [e for e in r.events if e.type == "offered"]
     assert [e.entity for e in offers] == ["c1"] and offers[0].data["orders"] == ["ob"]
     # the shift_on sent again after a reconnect is still known as judged, in the region the courier is in now
-    r = step(b, 9.2, on("c1", 9.2))
+    r = step(b, 1.2, on("c1", 1.2))
     assert [e.data for e in r.events if e.type == "verdict"] == [{"ref": "c1-on", "kind": "shift_on", "ok": True, "repeated": True}]
+
+
+def test_a_region_counts_as_waiting_only_the_orders_due_soon_beyond_its_free_couriers() -> None:
+    a, _ = world()
+    assert step(a, 1.0, orders=[order("later", "sa", 1.0)]).waiting == 0  # c1 is free, and takes it
+    a2 = shard(A)
+    a2.stores["sa"] = Store("sa", STORE_A)
+    far_off = Order("booked", "sa", DOOR_B, 1.0, 60.0, asap_window(1.0))
+    assert step(a2, 1.0, orders=[far_off]).waiting == 0  # food ready in an hour: no courier needed yet
+    assert step(a2, 51.0).waiting == 1
+    assert shard(A)._waiting(0.0) == 0
 
 
 def test_a_handover_read_twice_is_taken_once() -> None:
