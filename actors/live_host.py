@@ -448,7 +448,7 @@ def _courier_frame(event: Event) -> tuple[str, dict[str, Any]]:
     if event.type == "offered":
         data["expires"] = epoch_ms(event.data["expires"])
         return "offer", data
-    if event.type in ("offer_withdrawn", "offer_accepted", "route_changed", "shift_ending", "verdict"):
+    if event.type in ("offer_withdrawn", "offer_accepted", "route_changed", "shift_ending", "verdict", "reposition"):
         return event.type, data
     return "status", {"status": event.type, **data}
 

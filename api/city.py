@@ -62,3 +62,21 @@ def seed_city(r: Any, stores: list[CityStore], demo_accounts: bool, demo_courier
         pipe.hsetnx(user_key(name), "entity", entity)
     pipe.execute()
     log.info("city: %d stores in %d regions; %d demo accounts (password %r)", len(stores), len({s.region for s in stores}), len(users), DEMO_PASSWORD)
+
+
+def city_forecast(scenario: Path | None, utc_offset_hours: float, seeds: tuple[int, ...] = (1, 2, 3)) -> dict[str, Any]:
+    """Demand per zone and UTC hour for live repositioning, learned from simulated days of the city's
+    scenario (seeds other than the day the service seeds its stores from). Scenario minutes are the
+    city's local time; the live clock is UTC, so they are shifted by the city's offset."""
+    from dispatch.forecast import DemandForecast
+    from simulator.scenario import build_instance, demo_scenario_path, load_scenario
+
+    sc = load_scenario(scenario or demo_scenario_path())
+    points = []
+    for seed in seeds:
+        day = build_instance(sc, seed=seed)
+        where = {s.id: s.location for s in day.stores}
+        points += [(o.placed_at - utc_offset_hours * 60, where[o.store_id]) for o in day.orders]
+    forecast = DemandForecast(7, 0.3, 0.3, "store").fit(points, days=len(seeds))
+    log.info("city: repositioning forecast learned from %d simulated days (%d orders)", len(seeds), len(points))
+    return forecast.to_dict()

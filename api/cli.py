@@ -25,6 +25,8 @@ def serve(
     engine: Annotated[str, typer.Option(help="where region shards run: 'ray' (actors) or 'local' (threads here)")] = "",
     policy: Annotated[str, typer.Option(help="dispatch policy: greedy or ortools")] = "",
     scenario: Annotated[Path | None, typer.Option(help="city to serve (a scenario TOML); default: the demo city")] = None,
+    reposition: Annotated[bool, typer.Option(help="suggest to idle couriers where demand is forecast (learned from the city's simulated days); "
+                                                  "a courier who ends up in another region works there")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Run the live service: REST + WebSockets on uvicorn, region shards on Ray, Redis as the spine.
@@ -37,7 +39,7 @@ def serve(
     from api.serve import serve as run
     from api.settings import Settings
 
-    overrides = {k: v for k, v in {"engine": engine, "policy": policy, "scenario": scenario}.items() if v}
+    overrides = {k: v for k, v in {"engine": engine, "policy": policy, "scenario": scenario, "reposition": reposition}.items() if v}
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:

@@ -24,7 +24,12 @@ class Engine(Protocol):
 
 
 def live_spec(settings: Settings) -> LiveSpec:
-    return LiveSpec(policy=settings.policy, rules=ServiceRules(), offer_timeout=settings.offer_timeout_s / 60,
+    params: tuple[tuple[str, object], ...] = ()
+    if settings.reposition:
+        from api.city import city_forecast
+
+        params = (("reposition", city_forecast(settings.scenario, settings.utc_offset_hours)),)
+    return LiveSpec(policy=settings.policy, policy_params=params, rules=ServiceRules(), offer_timeout=settings.offer_timeout_s / 60,
                     auto_accept=settings.auto_accept)
 
 

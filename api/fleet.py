@@ -100,6 +100,8 @@ class Counters:
     orders_placed: int = 0
     errors: int = 0
     reconnects: int = 0
+    repositions: int = 0  # moves toward forecast demand the dispatcher suggested
+    handovers: int = 0  # times a courier was handed to another region
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -220,7 +222,7 @@ def _detail(reply: httpx.Response) -> str:
 # -- one courier -------------------------------------------------------------------------------
 @dataclass
 class Stop:
-    kind: str  # pickup or dropoff
+    kind: str  # pickup, dropoff, or reposition (ride there and wait: nothing to report)
     lat: float
     lng: float
     orders: list[str]
@@ -517,6 +519,22 @@ class SimCourier:
     async def _on_status(self, data: dict[str, Any]) -> None:
         self._status(str(data.get("status", "")))
 
+    async def _on_reposition(self, data: dict[str, Any]) -> None:
+        """Ride toward forecast demand and wait there, unless there is work on the route already."""
+        if self.route or self.stopping:
+            return
+        try:
+            self.route = [Stop("reposition", float(data["lat"]), float(data["lng"]), [])]
+        except (KeyError, TypeError, ValueError):
+            self._error(f"unreadable reposition frame: {data}")
+            return
+        self.c.repositions += 1
+        log.info("%s: repositioning to cell %s", self.name, data.get("cell"))
+
+    async def _on_handed_over(self, data: dict[str, Any]) -> None:
+        self.c.handovers += 1
+        log.info("%s: now working for region %s (%s)", self.name, data.get("to"), data.get("reason"))
+
     async def _on_shift_ending(self, data: dict[str, Any]) -> None:
         log.info("%s: shift ending with %s stops left", self.name, data.get("stops_left"))
 
@@ -569,7 +587,9 @@ class SimCourier:
 
     # -- the route -----------------------------------------------------------------------------
     def _merge(self, stops: Sequence[Stop]) -> None:
-        """Add stops, leaving out orders already on the route for that kind of stop, or done."""
+        """Add stops, leaving out orders already on the route for that kind of stop, or done; work
+        replaces a reposition under way."""
+        self.route = [s for s in self.route if s.kind != "reposition"]
         have = {(s.kind, o) for s in self.route for o in s.orders}
         for stop in stops:
             done = self.picked if stop.kind == "pickup" else self.dropped
@@ -626,6 +646,8 @@ class SimCourier:
                     await self._start_shift()
 
     async def _serve(self, stop: Stop) -> None:
+        if stop.kind == "reposition":
+            return  # arrived: the ping just sent tells the dispatcher where
         if stop.kind == "pickup":
             orders = [o for o in stop.orders if o not in self.picked]
             if orders:

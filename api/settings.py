@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     cycle_s: float = Field(2.0, gt=0, le=60, description="seconds between dispatch cycles of a region")
     snapshot_every: int = Field(30, ge=1, description="cycles between shard snapshots")
     offer_timeout_s: float = Field(30.0, gt=0, description="a courier who does not answer an offer in this time loses it")
+    reposition: bool = Field(False, description="suggest moves toward forecast demand to idle couriers (a forecast learned from simulated days of the city's scenario)")
+    utc_offset_hours: float = Field(8.0, ge=-12, le=14, description="the city's offset from UTC: its scenario's times are local, the live clock is UTC (the demo city is Shanghai, +8)")
     prep_minutes: float = Field(10.0, ge=0, description="predicted preparation time when a store says nothing")
     auto_accept: bool = Field(True, description="stores accept every order at once; false: an order waits in paid for POST /stores/{id}/orders/{oid}/accept")
     delivery_radius_m: float = Field(6000.0, gt=0)

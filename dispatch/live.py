@@ -20,7 +20,7 @@ simulator measures. What changes:
 - an order already given to a courier can still be cancelled until it is picked up: its stops
   leave the courier's route, and the courier hears of it;
 - a policy's reposition (``dispatch.reposition``: move an idle courier toward forecast demand) is
-  ignored: live couriers are not sent anywhere without orders;
+  a ``reposition`` suggestion to the courier, who stays free for work on the way;
 - every courier report that carries a ``ref`` gets a **verdict** (a ``verdict`` event: applied or
   refused, with the reason), and a report sent again with a ref already judged is not applied
   again: its verdict is repeated. That is what makes the courier protocol exactly-once across
@@ -47,7 +47,7 @@ from dispatch.policy import Assignment, DispatchPolicy
 from dispatch.region import _READY, _SHIFT_END, Handover, RegionShard, Report
 from dispatch.rules import ServiceRules
 from dispatch.travel import TravelModel
-from dispatch.zones import REGION_RES, zone_of
+from dispatch.zones import REGION_RES, cell_center, zone_of
 
 C = CourierStatus
 VERDICTS_KEPT = 200  # per courier: far more than an app has unanswered across a reconnect
@@ -116,6 +116,7 @@ class LiveRegionShard(RegionShard):
         self._offer_no = 0
         self.verdicts: dict[str, OrderedDict[str, dict[str, object]]] = {}  # entity -> ref -> verdict
         self.moved_to: dict[str, int] = {}  # courier id -> the region it was handed to (its forwarding address)
+        self.heading: dict[str, str] = {}  # courier id -> the H3 cell it was asked to move to (a reposition)
         self.handovers_taken: OrderedDict[str, None] = OrderedDict()
         self.outbox: list[Outgoing] = []  # what the host must send to other regions after this step
 
@@ -125,6 +126,7 @@ class LiveRegionShard(RegionShard):
         state.setdefault("handovers_taken", OrderedDict())
         state.setdefault("outbox", [])
         state.setdefault("borrow_lead", 10.0)
+        state.setdefault("heading", {})
         self.__dict__.update(state)
 
     # -- what the policy sees ----------------------------------------------------------------
@@ -178,9 +180,25 @@ class LiveRegionShard(RegionShard):
 
     # -- decisions become offers -------------------------------------------------------------
     def _reposition(self, courier: Courier, decision: Assignment, now: float) -> None:
-        """Repositioning is not offered to live couriers (yet): the decision is dropped."""
+        """A move toward forecast demand (``dispatch.reposition``) is a suggestion to the courier: it stays
+        free for work on the way, its pings say where it is, and once idle in another region it is
+        handed over there (reason ``reposition``), as any courier whose trip ends across the border."""
+        if len(decision.stops) != 1 or decision.stops[0][0] != "reposition":
+            raise InvalidInput(f"a reposition of courier {courier.id} is one stop and nothing else")
+        if courier.status != C.IDLE or courier.route or courier.onboard or now >= courier.off_time:
+            raise InvalidInput(f"courier {courier.id} is not idle and empty on shift: it cannot be repositioned")
+        cell = decision.stops[0][1]
+        try:
+            centre = cell_center(int(cell, 16))
+        except ValueError:
+            raise InvalidInput(f"{cell!r} is not an H3 cell") from None
+        if self.heading.get(courier.id) == cell:
+            return  # told already, and on its way
+        self.heading[courier.id] = cell
+        self._events.append(self._courier_event(courier, "reposition", now, cell=cell, lat=centre.lat, lng=centre.lng))
 
     def _schedule(self, courier: Courier, stops: list[Stop], now: float) -> None:
+        self.heading.pop(courier.id, None)  # work comes before a reposition
         self._offer_no += 1
         offer = Offer(
             f"{courier.id}.{self._offer_no}", courier.id,
@@ -262,6 +280,8 @@ class LiveRegionShard(RegionShard):
         return out
 
     def _release(self, courier: Courier, target: int, reason: str = "trip_end") -> Courier:
+        if self.heading.pop(courier.id, None) is not None and reason == "trip_end":
+            reason = "reposition"
         super()._release(courier, target, reason)
         self.resting.pop(courier.id, None)
         verdicts = self.verdicts.pop(courier.id, OrderedDict())

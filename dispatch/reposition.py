@@ -19,7 +19,7 @@ at most every ``every`` minutes, the wrapper looks at the couriers the inner pol
 
 A move is ``Assignment.reposition_to(courier, cell hex)``: the shard sends the courier to the
 cell's centre, busy while it travels and idle there on arrival (``dispatch.region``). A live
-shard ignores it. The wrapper holds no solver state of its own beyond the time of its last round,
+shard suggests the move to the courier's app and leaves it free for work (``dispatch.live``). The wrapper holds no solver state of its own beyond the time of its last round,
 so it pickles with the shard.
 """
 from __future__ import annotations

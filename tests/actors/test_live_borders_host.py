@@ -117,3 +117,32 @@ def test_a_report_sent_to_the_lender_after_the_loan_is_judged_by_the_borrower(ci
     assert "c1" not in borrower.shard.offers and borrower.shard.orders["o1"].courier_id == "c1"
     verdicts = [{k: v for k, v in json.loads(f[b"f"])["data"].items() if k != "at"} for _, f in r.xrange(K.stream("courier", "c1")[1]) if json.loads(f[b"f"])["type"] == "verdict"]
     assert {"ref": "acc-1", "kind": "accept", "ok": True} in verdicts
+
+
+def test_a_reposition_goes_to_the_courier_and_following_it_across_the_border_hands_it_over(city) -> None:
+    """Live repositioning through the same handover: demand is forecast only at the lonely region's stores."""
+    from dispatch.forecast import DemandForecast
+    from dispatch.geo import Location
+
+    r, a, b, stores = city
+    lonely = [Location(s["lat"], s["lng"]) for s in stores if s["region"] == K.region_tag(b)]
+    forecast = DemandForecast(7, 0.0, 0.0, "store").fit([(minute, where) for minute in range(0, 1440, 2) for where in lonely], days=1)
+    spec = LiveSpec(policy="greedy", offer_timeout=2.0, policy_params=(
+        ("reposition", {"forecast": forecast.to_dict(), "min_idle_minutes": 0.0, "every": 1.0, "max_km": 20.0, "min_gain": 0.0, "catchment": 0}),))
+    home = next(s for s in sorted(stores, key=lambda s: s["id"]) if s["region"] == K.region_tag(a))
+    put(r, a, "report", {"kind": "shift_on", "entity": "c1", "time": T0, "data": {"lat": home["lat"], "lng": home["lng"]}, "ref": "on-1"})
+    lender, borrower = LiveHost(a, spec, r), LiveHost(b, spec, r)
+    lender.tick(T0 + 0.1)
+    lender.tick(T0 + 1.2)
+    frames = [json.loads(f[b"f"]) for _, f in r.xrange(K.stream("courier", "c1")[1])]
+    [move] = [f["data"] for f in frames if f["type"] == "reposition"]
+    target = Location(move["lat"], move["lng"])
+    assert any(abs(target.lat - s.lat) < 0.05 and abs(target.lng - s.lng) < 0.05 for s in lonely)
+    assert "c1" in lender.shard._couriers  # a suggestion: the courier is still the lender's, and free
+    put(r, a, "report", {"kind": "position", "entity": "c1", "time": T0 + 1.5, "data": {"lat": move["lat"], "lng": move["lng"]}})
+    lender.tick(T0 + 1.6)
+    assert "c1" not in lender.shard._couriers
+    borrower.tick(T0 + 1.7)
+    assert "c1" in borrower.shard._couriers
+    ops = [json.loads(f[b"f"])["data"] for _, f in r.xrange(K.stream("ops", "all")[1]) if json.loads(f[b"f"])["type"] == "handover"]
+    assert [(o["courier"], o["reason"], o["to"]) for o in ops] == [("c1", "reposition", K.region_tag(b))]

@@ -230,3 +230,20 @@ def test_an_unavailable_report_is_sent_again_and_a_refused_one_is_an_error() -> 
         assert fleet.counters.delivered == 0 and fleet.counters.errors == 1 and "does not carry" in errors[0]
 
     asyncio.run(run())
+
+
+def test_an_app_rides_a_suggested_reposition_and_drops_it_for_work() -> None:
+    import random
+    from types import SimpleNamespace
+
+    from api.fleet import Counters, SimCourier, Stop
+
+    store = {"id": "s1", "lat": 31.23, "lng": 121.47}
+    fleet = SimpleNamespace(counters=Counters(), stores=[store])
+    courier = SimCourier(fleet, "courier-1", random.Random(0), store)  # type: ignore[arg-type]
+    asyncio.run(courier._on_reposition({"cell": "87309a", "lat": 31.25, "lng": 121.49}))
+    assert [(s.kind, s.where) for s in courier.route] == [("reposition", (31.25, 121.49))] and fleet.counters.repositions == 1
+    courier._merge([Stop("pickup", 31.23, 121.47, ["o1"]), Stop("dropoff", 31.24, 121.48, ["o1"])])
+    assert [s.kind for s in courier.route] == ["pickup", "dropoff"]  # work replaces the ride
+    asyncio.run(courier._on_reposition({"cell": "87309a", "lat": 31.25, "lng": 121.49}))
+    assert [s.kind for s in courier.route] == ["pickup", "dropoff"] and fleet.counters.repositions == 1  # busy: ignored

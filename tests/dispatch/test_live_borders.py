@@ -14,6 +14,7 @@ from dispatch.courier import CourierStatus
 from dispatch.geo import Location, haversine_m
 from dispatch.greedy import GreedyPolicy
 from dispatch.live import Forward, LiveRegionShard
+from dispatch.policy import Assignment, BasePolicy
 from dispatch.modes import asap_window
 from dispatch.order import Order, OrderStatus
 from dispatch.region import Handover, Report, StepInput, StepResult
@@ -41,8 +42,29 @@ S = OrderStatus
 CS = CourierStatus
 
 
-def shard(region: int) -> LiveRegionShard:
-    return LiveRegionShard(region, GreedyPolicy(), TRAVEL, RULES, served_regions=frozenset({A, B, C_REGION}), offer_timeout=5)
+def shard(region: int, policy: BasePolicy | None = None) -> LiveRegionShard:
+    return LiveRegionShard(region, policy or GreedyPolicy(), TRAVEL, RULES, served_regions=frozenset({A, B, C_REGION}), offer_timeout=5)
+
+
+class SendOnce(BasePolicy):
+    """Repositions c1 to ``cell`` on its first tick with c1 free, then dispatches greedily."""
+
+    name = "send-once"
+
+    def __init__(self, cell: str) -> None:
+        self.cell, self.sent, self.greedy = cell, False, GreedyPolicy()
+
+    def on_order(self, order, now):
+        self.greedy.on_order(order, now)
+
+    def on_courier(self, courier, now):
+        self.greedy.on_courier(courier, now)
+
+    def on_tick(self, now, view):
+        if not self.sent and any(c.id == "c1" for c in view.couriers()):
+            self.sent = True
+            return [Assignment.reposition_to("c1", self.cell)]
+        return self.greedy.on_tick(now, view)
 
 
 def step(sh: LiveRegionShard, t: float, *reports: Report, orders: list[Order] | None = None,
@@ -167,3 +189,32 @@ def test_a_snapshot_from_before_handovers_restores_with_none_under_way() -> None
     old = LiveRegionShard.__new__(LiveRegionShard)
     old.__setstate__(state)
     assert old.moved_to == {} and old.take_outbox() == [] and not old.handovers_taken
+
+
+def test_a_reposition_is_suggested_live_and_a_courier_that_follows_it_across_the_border_is_handed_over() -> None:
+    target = f"{region_of(B_MID, 7):x}"  # a zone in B, as the repositioning wrapper names them
+    a = shard(A, SendOnce(target))
+    a.stores["sa"] = Store("sa", STORE_A)
+    step(a, 0.0)
+    r = step(a, 0.5, on("c1", 0.5))
+    [move] = [e for e in r.events if e.type == "reposition"]
+    assert move.entity == "c1" and move.data["cell"] == target and a.heading == {"c1": target}
+    assert a._couriers["c1"].status == CS.IDLE and not a._couriers["c1"].route  # free for work on the way
+    assert a.take_outbox() == []
+    r = step(a, 5.0, Report("position", "c1", 5.0, {"lat": B_MID.lat, "lng": B_MID.lng}))  # the app rode there
+    [handover] = a.take_outbox()
+    assert handover.reason == "reposition" and handover.target == B and a.heading == {}
+
+
+def test_work_comes_before_a_reposition() -> None:
+    a = shard(A, SendOnce(f"{region_of(B_MID, 7):x}"))
+    a.stores["sa"] = Store("sa", STORE_A)
+    step(a, 0.0)
+    step(a, 0.5, on("c1", 0.5))
+    r = step(a, 1.0, orders=[order("oa", "sa", 1.0)])
+    assert [e.entity for e in r.events if e.type == "offered"] == ["c1"] and a.heading == {}
+    bad = shard(A, SendOnce("not-a-cell"))
+    bad.stores["sa"] = Store("sa", STORE_A)
+    step(bad, 0.0)
+    r = step(bad, 0.5, on("c1", 0.5))
+    assert any("not an H3 cell" in why for why in r.rejected) and bad.heading == {}

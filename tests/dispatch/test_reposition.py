@@ -156,13 +156,13 @@ def test_a_reposition_past_the_shift_end_takes_the_courier_off_shift_on_arrival(
     assert sh.couriers()[0].status == CourierStatus.OFF_SHIFT
 
 
-def test_a_live_shard_ignores_a_reposition() -> None:
+def test_a_live_shard_suggests_a_reposition_and_leaves_the_courier_free() -> None:
     sh = shard(Script({1.0: [Assignment.reposition_to("c1", STORE_CELL)]}), LiveRegionShard)
     sh.step(StepInput(0, couriers=[courier()], stores=[Store("s1", STORE)]))
     result = sh.step(StepInput(1))
     c = sh.couriers()[0]
     assert result.rejected == [] and not sh.offers and not c.route and c.location == HOME
-    assert [e.type for e in result.events] == []
+    assert [(e.type, e.data["cell"]) for e in result.events] == [("reposition", STORE_CELL)]
 
 
 # -- the wrapper ----------------------------------------------------------------------------------
