@@ -222,6 +222,21 @@ class Shop:
                 await self.r.zrem(EXPIRING, order_id)
         return done
 
+    async def cancel(self, order_id: str, who: Principal) -> int:
+        """``POST /checkout/orders/{id}/cancel`` (ownership checked by the caller): the refund in cents."""
+        c = await self.load(order_id)
+        if c["status"] == "awaiting_payment":
+            if not await self.cancel_unpaid(order_id):
+                raise CommerceError("not_paid", f"order {order_id} changed state meanwhile; look again")
+            return 0
+        if c["status"] == "paid":
+            order = await svc.load_order(self.r, order_id)
+            if order["status"] not in svc.CANCELLABLE:  # picked up or delivered: after-sales, not a cancellation
+                raise CommerceError("too_late", f"order {order_id} is {order['status']}; after pickup ask for a refund instead")
+            await svc.request_cancel(self.r, order, who)
+            return await self.cancel_paid(order_id, who)
+        raise CommerceError("too_late", f"order {order_id} is {c['status']}")
+
     async def cancel_paid(self, order_id: str, who: Principal) -> int:
         """A paid order cancelled before pickup: stock, coupon and points back; the refund recorded. Returns the refund."""
         c = await self.load(order_id)

@@ -14,7 +14,7 @@ from commerce.pricing import Coupon, FlashSale
 from commerce.promotions import DEFAULT_TIERS, DEMO_COUPONS, tiers_for
 
 __all__ = ["COUPONS", "DEFAULT_TIERS", "DEMO_COUPONS", "FLASH", "coupon", "coupon_from", "coupon_json", "flash_from",
-           "flash_json", "flash_sales", "seed_promotions", "tiers_for"]
+           "flash_json", "flash_sales", "open_flash_sale", "seed_promotions", "tiers_for"]
 
 COUPONS = "shop:coupons"
 FLASH = "shop:flash"
@@ -66,3 +66,11 @@ async def coupon(r: Any, code: str) -> Coupon | None:
 async def flash_sales(r: Any, store_id: str) -> list[FlashSale]:
     raw = await r.hgetall(f"{FLASH}:{store_id}")
     return [flash_from(v) for v in raw.values()]
+
+
+async def open_flash_sale(r: Any, sale: FlashSale, units: int) -> None:
+    """Open ``sale``: its record, and ``units`` of the SKU on the shelf."""
+    from api.shop.inventory import stock_key
+
+    await r.hset(f"{FLASH}:{sale.store_id}", sale.sku, flash_json(sale))
+    await r.hset(stock_key(sale.store_id), sale.sku, int(units))

@@ -120,25 +120,34 @@ async def checkout_quote(body: CheckoutRequest, request: Request, r: Redis, cfg:
 async def place(body: CheckoutRequest, request: Request, r: Redis, cfg: Config, who: Customer,
                 idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", json_schema_extra=IDEMPOTENCY_KEY)] = None) -> Any:
     """Reserve the goods and open the payment (``PAYMENT_MINUTES`` to pay, default 15). Idempotent with ``Idempotency-Key``."""
-    shop = shop_of(request)
+    try:
+        status, out = await place_once(shop_of(request), r, cfg, who, body, idempotency_key)
+    except (CommerceError, svc.OrderError, IdempotencyError) as exc:
+        raise refuse(exc) from None
+    return JSONResponse(out, status_code=status)
+
+
+def placed_out(record: dict[str, Any], body: CheckoutRequest, cfg: Any) -> dict[str, Any]:
+    """The answer to a placed checkout (built from its record alone, so any worker builds the same one)."""
+    quote = json.loads(record["quote"])
+    out = CheckoutPlaced(
+        order_id=record["id"], status=record["status"],
+        quote=CheckoutQuote(store_id=body.store_id, member_level=record["member_level"], **{k: v for k, v in quote.items() if k != "flash_units"}),
+        payment=Payment(intent=record["id"], amount_cents=int(record["total_cents"]), expires_at=dt(float(record["created"]) + cfg.payment_minutes),  # type: ignore[arg-type]
+                        pay_url=f"/payments/{record['id']}/simulate"),
+    )
+    return out.model_dump(mode="json")
+
+
+async def place_once(shop: Shop, r: Any, cfg: Any, who: Any, body: CheckoutRequest, key: str | None) -> tuple[int, Any]:
+    """``POST /checkout/orders`` without HTTP: place the checkout, once per ``Idempotency-Key``."""
 
     async def work() -> tuple[int, Any]:
         record = await shop.place(who, body)
         await svc.audit(r, who, "place_order", record["id"], total=record["total_cents"])
-        quote = json.loads(record["quote"])
-        out = CheckoutPlaced(
-            order_id=record["id"], status=record["status"],
-            quote=CheckoutQuote(store_id=body.store_id, member_level=record["member_level"], **{k: v for k, v in quote.items() if k != "flash_units"}),
-            payment=Payment(intent=record["id"], amount_cents=int(record["total_cents"]), expires_at=dt(float(record["created"]) + cfg.payment_minutes),  # type: ignore[arg-type]
-                            pay_url=f"/payments/{record['id']}/simulate"),
-        )
-        return 201, out.model_dump(mode="json")
+        return 201, placed_out(record, body, cfg)
 
-    try:
-        status, out = await run_once(r, who.user, idempotency_key, body.model_dump(mode="json"), work)
-    except (CommerceError, svc.OrderError, IdempotencyError) as exc:
-        raise refuse(exc) from None
-    return JSONResponse(out, status_code=status)
+    return await run_once(r, who.user, key, body.model_dump(mode="json"), work)
 
 
 @router.get("/checkout/orders/{order_id}", operation_id="get_checkout")
@@ -170,18 +179,7 @@ async def cancel_checkout(order_id: str, request: Request, r: Redis, who: Custom
         c = await shop.load(order_id)
         if who.role != "admin" and c["customer"] != who.user:
             raise HTTPException(403, f"order {order_id} is not yours")
-        if c["status"] == "awaiting_payment":
-            if not await shop.cancel_unpaid(order_id):
-                raise CommerceError("not_paid", f"order {order_id} changed state meanwhile; look again")
-            refund = 0
-        elif c["status"] == "paid":
-            order = await svc.load_order(r, order_id)
-            if order["status"] not in svc.CANCELLABLE:  # picked up or delivered: after-sales, not a cancellation
-                raise CommerceError("too_late", f"order {order_id} is {order['status']}; after pickup ask for a refund instead")
-            await svc.request_cancel(r, order, who)
-            refund = await shop.cancel_paid(order_id, who)
-        else:
-            raise CommerceError("too_late", f"order {order_id} is {c['status']}")
+        refund = await shop.cancel(order_id, who)
     except (CommerceError, svc.OrderError) as exc:
         raise refuse(exc) from None
     await svc.audit(r, who, "cancel_order", order_id, refund=refund)
@@ -262,8 +260,7 @@ async def create_flash_sale(request: Request, r: Redis, admin: Admin, body: dict
         raise refuse(exc) from None
     now = minutes_now()
     sale = FlashSale(store_id, sku, price, now, now + minutes, limit)
-    await r.hset(f"{promotions.FLASH}:{store_id}", sku, promotions.flash_json(sale))
-    await shop.inventory.set_stock(store_id, {sku: units}, only_new=False)
+    await promotions.open_flash_sale(r, sale, units)
     await svc.audit(r, admin, "create_flash_sale", f"{store_id}/{sku}", units=units)
     return {"store_id": store_id, "sku": sku, "price_cents": price, "units": units, "per_customer_limit": limit,
             "ends": dt(now + minutes)}
