@@ -33,6 +33,15 @@ class IdempotencyError(Exception):
         self.status, self.detail = status, detail
 
 
+def claim_key(user: str, key: str) -> str:
+    """The hash of one user's key: ``fingerprint`` (the claim), then ``status`` and ``body`` (the answer).
+
+    Work that writes its result in one script may write the answer there too (``status``, ``body``, expiry ``TTL_S``):
+    a worker killed after that script and before ``run_once`` stored the answer leaves it stored all the same, so the
+    retry gets it instead of doing the work again (the shop's ``PLACE``)."""
+    return f"idem:{user}:{key}"
+
+
 async def run_once(r: Any, user: str, key: str | None, body: Any, work: Callable[[], Awaitable[tuple[int, Any]]]) -> tuple[int, Any]:
     """``work`` returns (status, JSON-able body); with a key it runs at most once per user and key."""
     if key is None:
@@ -40,7 +49,7 @@ async def run_once(r: Any, user: str, key: str | None, body: Any, work: Callable
     if not 1 <= len(key) <= MAX_KEY:
         raise IdempotencyError(422, f"Idempotency-Key must be 1 to {MAX_KEY} characters")
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-    name = f"idem:{user}:{key}"
+    name = claim_key(user, key)
     claim = r.pipeline(transaction=True)
     claim.hsetnx(name, "fingerprint", fingerprint)
     claim.expire(name, LEASE_S, nx=True)  # only a new claim gets the lease (an answered key keeps its day)

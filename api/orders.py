@@ -27,6 +27,8 @@ from dispatch.zones import zone_of
 SLOT_ZONE_RES = 7
 _travel = HaversineTravel()
 
+SLOT_TTL_S = 8 * 86400  # a slot's counter outlives its day
+SLOT_FULL = "that slot is full; choose another from POST /quote"
 # Take one unit of a slot's capacity, or fail: KEYS[1] counter, ARGV[1] capacity, ARGV[2] ttl seconds.
 TAKE_SLOT = """
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -122,8 +124,10 @@ class DeliveryPlan:
 
 
 async def plan_delivery(r: Any, cfg: Settings, store_id: str, dropoff: Point, mode: str,
-                        slot_start: datetime | None, deliver_at: datetime | None) -> DeliveryPlan:
-    """Check the door and the mode's time and book the slot of a scheduled order (``release_slot`` gives it back)."""
+                        slot_start: datetime | None, deliver_at: datetime | None, book: bool = True) -> DeliveryPlan:
+    """Check the door and the mode's time and book the slot of a scheduled order (``release_slot`` gives it back).
+
+    ``book=False`` only names the slot (``plan.slot``): the caller takes it in its own script (the shop's ``PLACE``)."""
     store = await store_of(r, store_id)
     here, door = Location(store["lat"], store["lng"]), Location(dropoff.lat, dropoff.lng)
     distance = haversine_m(here, door)
@@ -156,10 +160,10 @@ async def plan_delivery(r: Any, cfg: Settings, store_id: str, dropoff: Point, mo
             window = timed_window(now, at)
     except InvalidInput as exc:
         raise OrderError(422, str(exc)) from None
-    if slot is not None:
-        took = await r.eval(TAKE_SLOT, 1, slot, cfg.slot_capacity, 8 * 86400)
+    if slot is not None and book:
+        took = await r.eval(TAKE_SLOT, 1, slot, cfg.slot_capacity, SLOT_TTL_S)
         if took < 0:
-            raise OrderError(409, "that slot is full; choose another from POST /quote")
+            raise OrderError(409, SLOT_FULL)
     return DeliveryPlan(store, door, distance, mode, window, slot, now)
 
 

@@ -1,7 +1,8 @@
 """Checkout: quote -> place (idempotent) -> pay (a signed webhook) -> the paid order enters dispatch.
 
-Placing reserves everything the order takes, each step undone if a later one fails: the
-delivery slot, the stock (atomic script), one use of the coupon, the points (a ledger entry).
+Placing reserves everything the order takes in one Lua script with the checkout itself (``PLACE``):
+the delivery slot, the stock, one use of the coupon, the points (a ledger entry); the order is
+placed whole or nothing is held, whenever the worker dies.
 The checkout then waits for its payment for ``Settings.payment_minutes``; the sweeper releases what an
 unpaid checkout holds. A verified ``payment.succeeded`` webhook commits the stock and hands the
 order to its region's dispatcher; a failed one releases everything. Cancelling a paid order
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
+from collections.abc import Callable
 from typing import Any
 
 from actors.live_host import epoch_s, minutes_now
@@ -21,7 +23,8 @@ from api import orders as svc
 from api.security import Principal
 from api.settings import Settings
 from api.shop import promotions
-from api.shop.inventory import RELEASE_FN, Inventory, expiring_key, limit_key, reservation_key, sold_key, stock_key
+from api.idempotency import TTL_S as ANSWER_TTL_S
+from api.shop.inventory import RELEASE_FN, RESERVE_FN, Inventory, expiring_key, limit_key, reservation_key, sold_key, stock_key
 from api.shop.inventory import Line as StockLine
 from api.shop.models import CheckoutQuote, CheckoutRequest, PriceLineOut
 from api.shop.wallet import COUPON_FN, POINTS_FN, Wallet, coupon_uses_key, points_keys
@@ -38,6 +41,50 @@ MOVE = """
 if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2])
 return 1
+"""
+
+
+# KEYS: checkout hash, EXPIRING, stock, reservation, reservation expiring, coupon uses, points balance, ledger, refs, slot,
+# idempotency claim (each of the last ones the checkout hash when the order has none), then per line its flash limit key (or
+# the stock key). ARGV: checkout id, customer, expires (unix s), coupon ('' none), its per-customer limit, points, at, with
+# slot (0/1), slot capacity, slot ttl, with answer (0/1), answer status, answer body, answer ttl, line count, per line sku,
+# qty, limit (0: none), then the checkout record as field, value, field, value...
+# Placing is one script: it checks everything the order takes (slot capacity, stock and flash limits, the coupon's uses,
+# the points) before it takes any of it, then takes all of it and writes the checkout, so a worker that dies cannot leave
+# stock, a coupon use, points or a slot held by an order that does not exist. With an idempotency claim it stores the
+# request's answer in the same step (``api.idempotency.claim_key``): a retry finds the order placed, never places another.
+PLACE = RESERVE_FN + COUPON_FN + POINTS_FN + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {2, '', 'exists'} end
+local n = tonumber(ARGV[15])
+local with_slot = ARGV[8] == '1'
+if with_slot and tonumber(redis.call('GET', KEYS[10]) or '0') >= tonumber(ARGV[9]) then return {0, '', 'slot_full'} end
+local lines = reserve_lines(KEYS, ARGV, 12, 16, n)
+local refused = reserve_check(KEYS[3], lines)
+if refused then return {0, refused[1], refused[2]} end
+if ARGV[4] ~= '' and tonumber(redis.call('HGET', KEYS[6], ARGV[2]) or '0') + 1 > tonumber(ARGV[5]) then
+  return {0, ARGV[4], 'coupon_used_up'}
+end
+local pts = tonumber(ARGV[6])
+if pts > 0 then
+  local bal = tonumber(redis.call('GET', KEYS[7]) or '0')
+  if bal < pts then return {0, tostring(bal), 'insufficient_points'} end
+end
+if with_slot then
+  redis.call('INCR', KEYS[10])
+  redis.call('EXPIRE', KEYS[10], ARGV[10])
+end
+reserve_take(KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[3], lines)
+if ARGV[4] ~= '' then coupon_use(KEYS[6], ARGV[2], tonumber(ARGV[5]), 1) end
+if pts > 0 then points(KEYS[7], KEYS[8], KEYS[9], -pts, 'spend', ARGV[1], ARGV[7]) end
+local record = {}
+for i = 16 + 3 * n, #ARGV do record[#record + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(record))
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+if ARGV[11] == '1' then
+  redis.call('HSET', KEYS[11], 'status', ARGV[12], 'body', ARGV[13])
+  redis.call('EXPIRE', KEYS[11], ARGV[14])
+end
+return {1, '', ''}
 """
 
 
@@ -87,6 +134,7 @@ class Shop:
         self.wallet = Wallet(redis)
         self._move = redis.register_script(MOVE)
         self._give_back_script = redis.register_script(GIVE_BACK)
+        self._place = redis.register_script(PLACE)
 
     # -- pricing -----------------------------------------------------------------------------
     async def member_level(self, customer: str) -> Any:
@@ -127,42 +175,36 @@ class Shop:
         )
 
     # -- place -------------------------------------------------------------------------------
-    async def place(self, who: Principal, body: CheckoutRequest) -> dict[str, Any]:
-        """Reserve slot, stock, coupon and points, then open the payment; all or nothing."""
-        plan = await svc.plan_delivery(self.r, self.cfg, body.store_id, body.dropoff, body.mode, body.slot_start, body.deliver_at)
-        undo: list[Any] = [lambda: svc.release_slot(self.r, plan.slot)]
-        try:
-            quote, level = await self.price(who, body, plan.distance_m)
-            order_id = await svc.new_order_id(self.r)
-            flash = {f.sku: f for f in await promotions.flash_sales(self.r, body.store_id)}
-            stock_lines = []
-            for line in _merged(body):
-                sale = flash.get(line.sku)
-                if line.sku not in quote.flash_units or sale is None:
-                    stock_lines.append(StockLine(line.sku, line.qty))
-                    continue
-                # The limit caps units at the flash price (docs/pricing.md step 1: the rest of the quantity is at the
-                # store price), and the script counts the line's whole quantity: its headroom is the limit plus the
-                # units the quote priced at the store price, so a cart the quote accepted is reserved as quoted, and an
-                # order priced at the flash price before a concurrent one was reserved is still refused (limit_reached).
-                at_store_price = line.qty - quote.flash_units[line.sku]
-                stock_lines.append(StockLine(line.sku, line.qty, sale.per_customer_limit + at_store_price, sale_id(sale)))
-            expires = epoch_s(minutes_now() + self.cfg.payment_minutes)
-            refusal = await self.inventory.reserve(body.store_id, order_id, who.user, stock_lines, expires)
-            if refusal is not None:
-                raise CommerceError(refusal.reason, f"{refusal.sku}: {refusal.reason.replace('_', ' ')}")
-            undo.append(lambda: self.inventory.release(body.store_id, order_id))
-            if quote.coupon:
-                coupon = await promotions.coupon(self.r, quote.coupon)
-                await self.wallet.take_coupon(quote.coupon, who.user, coupon.per_customer_limit if coupon else 1)
-                undo.append(lambda: self.wallet.give_back_coupon(quote.coupon, who.user))  # type: ignore[arg-type]
-            if quote.points_used:
-                await self.wallet.points(who.user, -quote.points_used, "spend", order_id, minutes_now())
-                undo.append(lambda: self.wallet.points(who.user, quote.points_used, "refund_spend", order_id, minutes_now()))
-        except BaseException:
-            for step in reversed(undo):
-                await step()
-            raise
+    async def place(self, who: Principal, body: CheckoutRequest, *, claim: str | None = None,
+                    answer: Callable[[dict[str, Any]], tuple[int, Any]] | None = None) -> dict[str, Any]:
+        """Reserve slot, stock, coupon and points and open the payment: all or nothing, in one script (``PLACE``).
+
+        Everything before the script only reads (the price, the flash sales) or burns an order id, so a worker that dies
+        at any point has placed the whole order or held nothing. With ``claim`` (the request's idempotency claim,
+        ``api.idempotency.claim_key``) the script also stores ``answer(record)`` there, so a retry gets this order.
+        """
+        plan = await svc.plan_delivery(self.r, self.cfg, body.store_id, body.dropoff, body.mode, body.slot_start, body.deliver_at,
+                                       book=False)
+        quote, level = await self.price(who, body, plan.distance_m)
+        order_id = await svc.new_order_id(self.r)
+        flash = {f.sku: f for f in await promotions.flash_sales(self.r, body.store_id)}
+        stock_lines = []
+        for line in _merged(body):
+            sale = flash.get(line.sku)
+            if line.sku not in quote.flash_units or sale is None:
+                stock_lines.append(StockLine(line.sku, line.qty))
+                continue
+            # The limit caps units at the flash price (docs/pricing.md step 1: the rest of the quantity is at the store
+            # price), and the script counts the line's whole quantity: its headroom is the limit plus the units the quote
+            # priced at the store price, so a cart the quote accepted is reserved as quoted, and an order priced at the
+            # flash price before a concurrent one was reserved is still refused (limit_reached).
+            at_store_price = line.qty - quote.flash_units[line.sku]
+            stock_lines.append(StockLine(line.sku, line.qty, sale.per_customer_limit + at_store_price, sale_id(sale)))
+        coupon_limit = 1
+        if quote.coupon:
+            coupon = await promotions.coupon(self.r, quote.coupon)
+            coupon_limit = coupon.per_customer_limit if coupon else 1
+        expires = epoch_s(minutes_now() + self.cfg.payment_minutes)
         record = {
             "id": order_id, "status": "awaiting_payment", "customer": who.user, "store": body.store_id,
             "lines": json.dumps([line.model_dump() for line in _merged(body)]), "quote": json.dumps(_quote_dict(quote)),
@@ -173,10 +215,30 @@ class Shop:
             "size": max(1, min(4, sum(line.qty for line in body.lines) // 6 + 1)), "note": body.note,
             "member_level": level.name, "expires_s": expires, "created": minutes_now(),
         }
-        pipe = self.r.pipeline(transaction=True)
-        pipe.hset(checkout_key(order_id), mapping=record)
-        pipe.zadd(EXPIRING, {order_id: expires})
-        await pipe.execute()
+        store, me, here = body.store_id, who.user, checkout_key(order_id)
+        status, out = answer(record) if claim and answer else (0, None)
+        keys = [here, EXPIRING, stock_key(store), reservation_key(store, order_id), expiring_key(store),
+                coupon_uses_key(quote.coupon) if quote.coupon else here, *points_keys(me), plan.slot or here, claim or here]
+        keys += [limit_key(store, line.sku, me, line.sale) if line.limit else stock_key(store) for line in stock_lines]
+        args: list[Any] = [order_id, me, expires, quote.coupon or "", coupon_limit, quote.points_used, minutes_now(),
+                           "1" if plan.slot else "0", self.cfg.slot_capacity, svc.SLOT_TTL_S, "1" if claim and answer else "0",
+                           status, json.dumps(out, default=str) if out is not None else "", ANSWER_TTL_S, len(stock_lines)]
+        for line in stock_lines:
+            args += [line.sku, line.qty, line.limit]
+        for field, value in record.items():
+            args += [field, value]
+        code, what, reason = await self._place(keys=keys, args=args)
+        what, reason = _text(what), _text(reason)
+        if int(code) == 0:
+            if reason == "slot_full":
+                raise svc.OrderError(409, svc.SLOT_FULL)
+            if reason == "coupon_used_up":
+                raise CommerceError("coupon_used_up", f"coupon {quote.coupon} was already used {coupon_limit} time(s)")
+            if reason == "insufficient_points":
+                raise CommerceError("insufficient_points", f"{me} has {what} points, not {quote.points_used}")
+            raise CommerceError(reason, f"{what}: {reason.replace('_', ' ')}")
+        if int(code) != 1:  # an order id is taken once (INCR): a checkout already under it is not this request's
+            raise RuntimeError(f"checkout {order_id} already exists")
         return record
 
     # -- pay ---------------------------------------------------------------------------------
@@ -286,6 +348,10 @@ class Shop:
         if not raw:
             raise CommerceError("unknown_order", f"no checkout {order_id}")
         return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def _text(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def _merged(body: CheckoutRequest) -> list[Any]:

@@ -37,32 +37,52 @@ def limit_key(store: str, sku: str, customer: str, sale: str = "") -> str:
     return f"flash:{{{store}}}:{sku}:{customer}" + (f":{sale}" if sale else "")
 
 
+# The reservation as two Lua functions, so a larger script (``checkout.PLACE``) runs the very same steps: ``reserve_check``
+# refuses (changing nothing) a line the shelf or the customer's flash limit cannot take; ``reserve_take`` then takes them all.
+# ``lines`` is a list of {sku, qty, limit (0: none), limit key}.
+RESERVE_FN = """
+local function reserve_lines(keys, argv, first_key, first_arg, n)
+  local lines = {}
+  for i = 1, n do
+    local a = first_arg + 3 * (i - 1)
+    lines[i] = {argv[a], tonumber(argv[a + 1]), tonumber(argv[a + 2]), keys[first_key + i - 1]}
+  end
+  return lines
+end
+local function reserve_check(stock, lines)
+  for _, l in ipairs(lines) do
+    local have = tonumber(redis.call('HGET', stock, l[1]) or '-1')
+    if have < 0 then return {l[1], 'not_sold_here'} end
+    if have < l[2] then return {l[1], 'out_of_stock'} end
+    if l[3] > 0 then
+      local bought = tonumber(redis.call('GET', l[4]) or '0')
+      if bought + l[2] > l[3] then return {l[1], 'limit_reached'} end
+    end
+  end
+  return nil
+end
+local function reserve_take(stock, resv, expiring, id, expires, lines)
+  for _, l in ipairs(lines) do
+    redis.call('HINCRBY', stock, l[1], -l[2])
+    redis.call('HSET', resv, l[1], l[2])
+    if l[3] > 0 then
+      redis.call('INCRBY', l[4], l[2])
+      redis.call('HSET', resv, 'limit:' .. l[1], l[4])
+    end
+  end
+  redis.call('HSET', resv, '_state', 'reserved')
+  redis.call('ZADD', expiring, expires, id)
+end
+"""
+
 # KEYS: stock, reservation, expiring, then one per line: its limit key (or the stock key when none)
 # ARGV: checkout id, expires (unix s), line count, then per line: sku, qty, limit (0: none)
-RESERVE = """
+RESERVE = RESERVE_FN + """
 if redis.call('EXISTS', KEYS[2]) == 1 then return {2, '', ''} end
-local n = tonumber(ARGV[3])
-for i = 1, n do
-  local sku, qty, limit = ARGV[1 + 3 * i], tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
-  local have = tonumber(redis.call('HGET', KEYS[1], sku) or '-1')
-  if have < 0 then return {0, sku, 'not_sold_here'} end
-  if have < qty then return {0, sku, 'out_of_stock'} end
-  if limit > 0 then
-    local bought = tonumber(redis.call('GET', KEYS[3 + i]) or '0')
-    if bought + qty > limit then return {0, sku, 'limit_reached'} end
-  end
-end
-for i = 1, n do
-  local sku, qty, limit = ARGV[1 + 3 * i], tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
-  redis.call('HINCRBY', KEYS[1], sku, -qty)
-  redis.call('HSET', KEYS[2], sku, qty)
-  if limit > 0 then
-    redis.call('INCRBY', KEYS[3 + i], qty)
-    redis.call('HSET', KEYS[2], 'limit:' .. sku, KEYS[3 + i])
-  end
-end
-redis.call('HSET', KEYS[2], '_state', 'reserved')
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+local lines = reserve_lines(KEYS, ARGV, 4, 4, tonumber(ARGV[3]))
+local refused = reserve_check(KEYS[1], lines)
+if refused then return {0, refused[1], refused[2]} end
+reserve_take(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], lines)
 return {1, '', ''}
 """
 

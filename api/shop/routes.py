@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api import orders as svc
 from api.deps import Admin, Caller, Config, Customer, Redis
-from api.idempotency import IDEMPOTENCY_KEY, IdempotencyError, run_once
+from api.idempotency import IDEMPOTENCY_KEY, IdempotencyError, claim_key, run_once
 from api.orders import dt
 from api.security import tracking_token
 from api.shop import promotions
@@ -142,10 +142,13 @@ def placed_out(record: dict[str, Any], body: CheckoutRequest, cfg: Any) -> dict[
 async def place_once(shop: Shop, r: Any, cfg: Any, who: Any, body: CheckoutRequest, key: str | None) -> tuple[int, Any]:
     """``POST /checkout/orders`` without HTTP: place the checkout, once per ``Idempotency-Key``."""
 
-    async def work() -> tuple[int, Any]:
-        record = await shop.place(who, body)
-        await svc.audit(r, who, "place_order", record["id"], total=record["total_cents"])
+    def answer(record: dict[str, Any]) -> tuple[int, Any]:
         return 201, placed_out(record, body, cfg)
+
+    async def work() -> tuple[int, Any]:
+        record = await shop.place(who, body, claim=claim_key(who.user, key) if key else None, answer=answer)
+        await svc.audit(r, who, "place_order", record["id"], total=record["total_cents"])
+        return answer(record)
 
     return await run_once(r, who.user, key, body.model_dump(mode="json"), work)
 

@@ -10,7 +10,11 @@ import json
 import time
 from typing import Any
 
+from collections import Counter
+from collections.abc import Awaitable, Callable
+
 import httpx
+import redis.asyncio as aioredis
 import websockets
 
 from api.security import Principal, access_token
@@ -180,3 +184,84 @@ def deliver(live: Live, courier: str, order_id: str, pin: str, stop_at: str = "d
 
     asyncio.run(run())
     live.wait(lambda: order_status(live, order_id) == stop_at, what=f"order {order_id} {stop_at}")
+
+
+# -- a worker killed between two Redis round trips ---------------------------------------------
+class WorkerKilled(Exception):
+    """The worker process died: nothing after this point of its work reached Redis."""
+
+
+def dying_client(url: str, round_trips: int) -> tuple[aioredis.Redis, dict[str, bool]]:
+    """An async client of a worker that dies before its round trip number ``round_trips + 1`` to Redis: the first
+    ``round_trips`` reach Redis (and are answered), every later one raises ``WorkerKilled`` without being sent. A
+    command sent whose answer was lost does what one answered does, so this reaches every state a kill can leave."""
+    state = {"killed": False, "left": round_trips}
+
+    class Dying(aioredis.Connection):
+        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            if state["left"] <= 0:
+                state["killed"] = True
+                raise WorkerKilled(f"killed before round trip {round_trips + 1}")
+            state["left"] -= 1
+            await super().send_packed_command(command, check_health)
+
+    pool = aioredis.ConnectionPool.from_url(url, connection_class=Dying)
+    return aioredis.Redis(connection_pool=pool), state
+
+
+def at_every_crash_point(live: Live, work: Callable[[aioredis.Redis], Awaitable[Any]],
+                         after: Callable[[int, bool], None], most: int = 60) -> int:
+    """Run ``work`` on a worker killed before its 1st, 2nd, ... round trip to Redis, calling ``after(n, killed)``
+    after each (n round trips reached Redis), until one run is not killed: the number of round trips ``work`` takes."""
+    for n in range(most):
+        async def run() -> bool:
+            client, state = dying_client(live.settings.redis_url, n)
+            try:
+                await work(client)
+            except WorkerKilled:
+                pass
+            finally:
+                await client.connection_pool.disconnect()
+            return bool(state["killed"])
+
+        killed = asyncio.run(run())
+        after(n, killed)
+        if not killed:
+            return n
+    raise AssertionError(f"work still killed after {most} round trips")
+
+
+def free_stale_claim(live: Live, user: str, key: str) -> None:
+    """What the idempotency lease does ``LEASE_S`` after a worker died holding a claim it never answered."""
+    name = f"idem:{user}:{key}"
+    if live.redis.hget(name, "body") is None:
+        live.redis.delete(name)
+
+
+# -- money adds up -----------------------------------------------------------------------------
+def assert_ledger(live: Live, paid: dict[str, int]) -> dict[str, int]:
+    """``bench/chaos.py``'s money check (``account``: paid = kept + refunded), made for orders that are also cancelled
+    and refunded. ``paid``: the cents each order's accepted payment took (0: never paid). Per order: the ``refunds``
+    stream and the checkout's ``refunded_cents`` agree, nothing is refunded beyond what was paid, a cancelled order keeps
+    nothing and its dispatch order is not on its way, an order whose goods went out (picked up, delivered) was not
+    refunded by a cancellation; and paid = kept + refunded per order and in total. The totals."""
+    total: Counter[str] = Counter()
+    stream = refunds(live)
+    for oid, cents in paid.items():
+        c = checkout(live, oid)
+        refunded = int(c.get("refunded_cents") or 0)
+        booked = [r for r in stream if r["order"] == oid and r.get("kind") != "returned_payment"]
+        assert sum(int(r["cents"]) for r in booked) == refunded, (oid, booked, refunded)
+        assert 0 <= refunded <= cents, (oid, refunded, cents)
+        dispatch = order_status(live, oid)
+        if c["status"] == "cancelled":
+            kept = 0
+            assert dispatch in (None, "placed", "paid", "accepted", "preparing", "ready", "assigned", "cancelled"), (oid, dispatch)
+        else:
+            kept = cents - refunded
+            if dispatch in ("picked_up", "delivered"):
+                assert not any(r["reason"].startswith("cancelled") for r in booked), (oid, dispatch, booked)
+        assert cents == kept + refunded, (oid, c["status"], cents, kept, refunded)
+        total.update({"paid": cents, "kept": kept, "refunded": refunded})
+    assert total["paid"] == total["kept"] + total["refunded"], total
+    return dict(total)
