@@ -241,18 +241,54 @@ def may_see(who: Principal, order: dict[str, Any]) -> bool:
 
 
 CANCELLABLE = {"placed", "paid", "accepted", "preparing", "ready", "assigned"}
+PICKUP_REPORTED = "pickup_reported"  # order hash field: a courier's app reported the pickup (or a drop-off) of the order
+
+# The cancellation as a Lua function, so a larger script (the shop's ``checkout.CANCEL_PAID``) runs the very same steps.
+# order: the order hash; inputs: its region's input stream; slot: the slot counter to give a unit back to ('' none); by: who
+# cancels; entry: the cancel entry's JSON. Returns {1, ''} queued; {0, ''} no such order; {-1, status} too late (picked up
+# or closed, or a pickup already reported: ``PICKUP_REPORTED``); {-2, ''} a cancellation is already queued.
+# Checked and queued in one step, against a pickup whose report is marked on the order in the same step as it enters the
+# region's stream (``api.ws``): either the cancellation is in the stream first, and the dispatcher applies it first
+# (cancellations go before reports within a step) and refuses the pickup, or the cancellation sees the mark and is refused.
+CANCEL_FN = """
+local cancellable = {%s}
+local function request_cancel(order, inputs, slot, by, entry)
+  local status = redis.call('HGET', order, 'status')
+  if not status then return {0, ''} end
+  if not cancellable[status] then return {-1, status} end
+  if redis.call('HEXISTS', order, '%s') == 1 then return {-1, 'picked_up'} end
+  if redis.call('HSETNX', order, 'cancel_requested', by) == 0 then return {-2, ''} end
+  redis.call('XADD', inputs, '*', 'k', 'cancel', 'j', entry)
+  if slot ~= '' then redis.call('DECR', slot) end
+  return {1, ''}
+end
+""" % (", ".join(f"{s}=true" for s in sorted(CANCELLABLE)), PICKUP_REPORTED)
+
+# KEYS: order hash, its region's input stream, slot (or the order hash when none); ARGV: with slot (0/1), by, entry JSON
+CANCEL = CANCEL_FN + """
+return request_cancel(KEYS[1], KEYS[2], ARGV[1] == '1' and KEYS[3] or '', ARGV[2], ARGV[3])
+"""
+
+
+def cancel_entry(order_id: str, who: Principal) -> str:
+    return json.dumps({"order": order_id, "by": who.user})
+
+
+def cancel_refused(order_id: str, code: int, status: str) -> OrderError:
+    if code == 0:
+        return OrderError(404, f"order {order_id!r} not found")
+    if code == -1:
+        return OrderError(409, f"order {order_id} is {status}; after pickup ask for a refund instead")
+    return OrderError(409, f"the cancellation of order {order_id} is already queued")
 
 
 async def request_cancel(r: Any, order: dict[str, Any], who: Principal) -> None:
-    if order["status"] not in CANCELLABLE:
-        raise OrderError(409, f"order {order['id']} is {order['status']}; after pickup ask for a refund instead")
-    if not await r.hsetnx(K.order_key(order["id"]), "cancel_requested", who.user):  # once: a repeat must not free the slot twice
-        raise OrderError(409, f"the cancellation of order {order['id']} is already queued")
-    pipe = r.pipeline(transaction=True)
-    pipe.xadd(K.inputs_key(int(order["region"], 16)), {"k": "cancel", "j": json.dumps({"order": order["id"], "by": who.user})})
-    if order.get("slot"):
-        pipe.decr(order["slot"])
-    await pipe.execute()
+    """Queue the cancellation for the order's dispatcher and give its slot back, once, in one script (``CANCEL``)."""
+    order_id, slot = order["id"], order.get("slot") or ""
+    code, status = await r.eval(CANCEL, 3, K.order_key(order_id), K.inputs_key(int(order["region"], 16)), slot or K.order_key(order_id),
+                                "1" if slot else "0", who.user, cancel_entry(order_id, who))
+    if int(code) != 1:
+        raise cancel_refused(order_id, int(code), status.decode() if isinstance(status, bytes) else str(status))
 
 
 async def audit(r: Any, who: Principal, action: str, target: str, **extra: Any) -> None:

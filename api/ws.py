@@ -180,15 +180,27 @@ class CourierSession:
     async def state(self) -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in (await self.r.hgetall(K.courier_key(self.me))).items()}
 
-    async def report(self, kind: str, data: dict[str, Any], ref: str | None = None) -> bool:
+    async def report(self, kind: str, data: dict[str, Any], ref: str | None = None, picks: list[str] | None = None) -> bool:
         """Append a report to the region's stream and wait for its fsync: only then is it ``ack``ed. With a
-        ``ref`` the dispatcher answers with a durable ``verdict`` and applies a re-sent one only once."""
+        ``ref`` the dispatcher answers with a durable ``verdict`` and applies a re-sent one only once.
+
+        A pickup, or a drop-off (which is its pickup too), marks the orders it ``picks`` (``svc.PICKUP_REPORTED``) in
+        the same transaction as it enters the stream: a cancellation (``svc.CANCEL_FN``) is then either in the stream
+        before it, and applied first, or refused, so a refund never goes to an order the courier has."""
         region = (await self.state()).get("region")
         if not region:
             self.conn.control("error", {"code": "no_shift", "detail": "start a shift first: POST /couriers/me/shift", "ref": ref})
             return False
         payload = {"kind": kind, "entity": self.me, "time": minutes_now(), "data": data, "ref": ref}
-        await self.r.xadd(K.inputs_key(int(region, 16)), {"k": "report", "j": json.dumps(payload)})
+        entry = {"k": "report", "j": json.dumps(payload)}
+        if picks:
+            pipe = self.r.pipeline(transaction=True)
+            for order_id in picks:
+                pipe.hsetnx(K.order_key(order_id), svc.PICKUP_REPORTED, self.me)
+            pipe.xadd(K.inputs_key(int(region, 16)), entry)
+            await pipe.execute()
+        else:
+            await self.r.xadd(K.inputs_key(int(region, 16)), entry)
         if ref is not None:
             await self.app.fsync.wait_async(self.r)
         return True
@@ -206,7 +218,7 @@ class CourierSession:
             for order_id in frame.orders:
                 if not await self._mine(order_id, frame.id):
                     return
-            ack = await self.report("pickup", {"orders": frame.orders}, frame.id)
+            ack = await self.report("pickup", {"orders": frame.orders}, frame.id, picks=list(frame.orders))
             await svc.audit(self.r, self.who, "pickup", ",".join(frame.orders))
         elif isinstance(frame, Dropoff):
             if not await self._mine(frame.order, frame.id):
@@ -220,7 +232,7 @@ class CourierSession:
                           else f"the PIN does not match ({limit - wrong} tries left)")
                 self.conn.control("error", {"code": "pin_locked" if locked else "wrong_pin", "detail": detail, "ref": frame.id})
                 return
-            ack = await self.report("dropoff", {"order": frame.order}, frame.id)
+            ack = await self.report("dropoff", {"order": frame.order}, frame.id, picks=[frame.order])
             await svc.audit(self.r, self.who, "dropoff", frame.order)
         elif isinstance(frame, Resume):
             await _replay(self.r, self.conn, "courier", self.me, frame.after)

@@ -13,6 +13,7 @@ from api.idempotency import IDEMPOTENCY_KEY, IdempotencyError, run_once
 from api.models import Accepted, OrderCreate, OrderCreated, OrderPublic, PinUnlocked, Quote, QuoteRequest, Tracking
 from api.security import Principal
 from api.security import tracking_token
+from commerce.errors import CommerceError
 
 router = APIRouter(tags=["orders"])
 
@@ -81,12 +82,20 @@ async def my_orders(r: Redis, who: Customer,
 
 @router.post("/orders/{order_id}/cancel", status_code=202, response_model=Accepted, operation_id="cancel_order",
              responses={409: {"description": "already picked up, delivered or closed"}})
-async def cancel(order_id: str, r: Redis, who: Customer) -> Accepted:
-    """Cancel before pickup. The dispatcher confirms with a ``cancelled`` status frame."""
+async def cancel(order_id: str, request: Request, r: Redis, who: Customer) -> Accepted:
+    """Cancel before pickup. The dispatcher confirms with a ``cancelled`` status frame. An order of the shop's checkout
+    is cancelled as ``POST /checkout/orders/{id}/cancel`` does it: with its refund and everything it held given back."""
     try:
         order = await svc.load_order(r, order_id)
         if who.role != "admin" and order["customer"] != who.user:
             raise HTTPException(403, f"order {order_id} is not yours")
+        if order.get("checkout") == "1":  # paid through the shop: the cancellation is also its refund
+            try:
+                refund = await request.app.state.shop.cancel_paid(order_id, who)
+            except CommerceError as exc:
+                raise svc.OrderError(409, exc.detail) from None
+            await svc.audit(r, who, "cancel_order", order_id, refund=refund)
+            return Accepted(detail=f"cancellation of {order_id} queued; {refund} cents refunded")
         await svc.request_cancel(r, order, who)
     except svc.OrderError as exc:
         raise _fail(exc) from None

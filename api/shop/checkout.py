@@ -6,9 +6,10 @@ placed whole or nothing is held, whenever the worker dies.
 The checkout then waits for its payment for ``Settings.payment_minutes``; the sweeper releases what an
 unpaid checkout holds. A verified ``payment.succeeded`` webhook commits the stock and hands the
 order to its region's dispatcher; a failed one releases everything. Cancelling a paid order
-before pickup gives back stock, coupon and points and records the refund. Each give-back (failed,
-expired, cancelled) is one Lua script with the state change (``GIVE_BACK``): whole or not at all,
-and exactly once.
+before pickup gives back stock, coupon and points and records the refund, in one script with the
+decision and the cancellation it queues for dispatch (``CANCEL_PAID``), so the refund goes only to
+an order the dispatcher cancels. Each give-back (failed, expired, cancelled) is one Lua script with
+the state change (``GIVE_BACK``): whole or not at all, and exactly once.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from dataclasses import asdict
 from collections.abc import Callable
 from typing import Any
 
+from actors import live_keys as K
 from actors.live_host import epoch_s, minutes_now
 from api import orders as svc
 from api.security import Principal
@@ -88,27 +90,51 @@ return {1, '', ''}
 """
 
 
-# KEYS: checkout hash, EXPIRING, stock, reservation, reservation expiring, sold, coupon uses, points balance, ledger,
-# refs, slot, refunds stream, spend. ARGV: from, to, checkout id, customer, coupon ('' none), points, with slot (0/1),
-# refund cents (0: none), refund reason, goods paid cents (the spend to take back with a refund), at.
+# The give-back as a Lua function, so a larger script (``CANCEL_PAID``) runs the very same steps.
+# k: checkout hash, EXPIRING, stock, reservation, reservation expiring, sold, coupon uses, points balance, ledger, refs, slot,
+# refunds stream, spend. a: from, to, checkout id, customer, coupon ('' none), points, with slot (0/1), refund cents (0: none),
+# refund reason, goods paid cents (the spend to take back with a refund), at.
 # The checkout leaves ``from`` for ``to`` and gives back everything it held in one script: Redis runs it whole or not at
 # all, so a worker that dies cannot leave it half done, and once moved a second run finds ``to`` and gives back nothing.
-GIVE_BACK = RELEASE_FN + COUPON_FN + POINTS_FN + """
-if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[2])
-redis.call('ZREM', KEYS[2], ARGV[3])
-release(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[3])
-if ARGV[5] ~= '' then coupon_use(KEYS[7], ARGV[4], 0, -1) end
-local pts = tonumber(ARGV[6])
-if pts > 0 then points(KEYS[8], KEYS[9], KEYS[10], pts, 'refund_spend', ARGV[3], ARGV[11]) end
-if ARGV[7] == '1' then redis.call('DECR', KEYS[11]) end
-local refund = tonumber(ARGV[8])
-if refund > 0 then
-  redis.call('XADD', KEYS[12], '*', 'order', ARGV[3], 'cents', refund, 'reason', ARGV[9], 'at', ARGV[11])
-  redis.call('HINCRBY', KEYS[1], 'refunded_cents', refund)
-  redis.call('DECRBY', KEYS[13], tonumber(ARGV[10]))
+GIVE_BACK_FN = RELEASE_FN + COUPON_FN + POINTS_FN + """
+local function give_back(k, a)
+  if redis.call('HGET', k[1], 'status') ~= a[1] then return 0 end
+  redis.call('HSET', k[1], 'status', a[2])
+  redis.call('ZREM', k[2], a[3])
+  release(k[3], k[4], k[5], k[6], a[3])
+  if a[5] ~= '' then coupon_use(k[7], a[4], 0, -1) end
+  local pts = tonumber(a[6])
+  if pts > 0 then points(k[8], k[9], k[10], pts, 'refund_spend', a[3], a[11]) end
+  if a[7] == '1' then redis.call('DECR', k[11]) end
+  local refund = tonumber(a[8])
+  if refund > 0 then
+    redis.call('XADD', k[12], '*', 'order', a[3], 'cents', refund, 'reason', a[9], 'at', a[11])
+    redis.call('HINCRBY', k[1], 'refunded_cents', refund)
+    redis.call('DECRBY', k[13], tonumber(a[10]))
+  end
+  return 1
 end
-return 1
+"""
+
+# KEYS and ARGV: those of ``give_back``.
+GIVE_BACK = GIVE_BACK_FN + """
+return give_back(KEYS, ARGV)
+"""
+
+# KEYS: those of ``give_back``, then the dispatch order hash, its region's input stream. ARGV: those of ``give_back`` (from
+# paid to cancelled, with the slot and the refund), then who cancels, the cancel entry's JSON.
+# A paid order cancelled is one step: the decision (the checkout is paid, the order not picked up, no pickup reported, no
+# cancellation queued yet: ``api.orders.CANCEL_FN``) and everything it books (the cancellation queued for the dispatcher,
+# the slot, stock, coupon and points given back, the refund recorded). Two cancellations at once, a cancellation racing the
+# courier's pickup, a worker killed half way: one refund or none, and the refund only for an order the dispatcher cancels.
+# Returns {1, ''} cancelled; {0, checkout status} the checkout was not paid; else the codes of ``request_cancel`` less 10.
+CANCEL_PAID = GIVE_BACK_FN + svc.CANCEL_FN + """
+local checkout = redis.call('HGET', KEYS[1], 'status')
+if checkout ~= ARGV[1] then return {0, checkout or ''} end
+local queued = request_cancel(KEYS[14], KEYS[15], '', ARGV[12], ARGV[13])
+if queued[1] ~= 1 then return {queued[1] - 10, queued[2]} end
+give_back(KEYS, ARGV)
+return {1, ''}
 """
 
 
@@ -135,6 +161,7 @@ class Shop:
         self._move = redis.register_script(MOVE)
         self._give_back_script = redis.register_script(GIVE_BACK)
         self._place = redis.register_script(PLACE)
+        self._cancel_paid = redis.register_script(CANCEL_PAID)
 
     # -- pricing -----------------------------------------------------------------------------
     async def member_level(self, customer: str) -> Any:
@@ -292,21 +319,27 @@ class Shop:
                 raise CommerceError("not_paid", f"order {order_id} changed state meanwhile; look again")
             return 0
         if c["status"] == "paid":
-            order = await svc.load_order(self.r, order_id)
-            if order["status"] not in svc.CANCELLABLE:  # picked up or delivered: after-sales, not a cancellation
-                raise CommerceError("too_late", f"order {order_id} is {order['status']}; after pickup ask for a refund instead")
-            await svc.request_cancel(self.r, order, who)
-            return await self.cancel_paid(order_id, who)
+            return await self.cancel_paid(order_id, who, c)
         raise CommerceError("too_late", f"order {order_id} is {c['status']}")
 
-    async def cancel_paid(self, order_id: str, who: Principal) -> int:
-        """A paid order cancelled before pickup: stock, coupon and points back; the refund recorded. Returns the refund."""
-        c = await self.load(order_id)
+    async def cancel_paid(self, order_id: str, who: Principal, c: dict[str, str] | None = None) -> int:
+        """A paid order cancelled before pickup: the cancellation queued for dispatch, slot, stock, coupon and points back,
+        the refund recorded, all in one script (``CANCEL_PAID``). Returns the refund."""
+        c = c or await self.load(order_id)
+        order = await svc.load_order(self.r, order_id)  # its region (which does not change)
         refund = int(c["total_cents"])
-        # the dispatch cancellation gives the slot back
-        if not await self._give_back(order_id, "paid", "cancelled", with_slot=False, refund=(refund, f"cancelled by {who.user}"), c=c):
-            raise CommerceError("not_paid", f"order {order_id} has no paid checkout to cancel")
-        return refund
+        keys, args = self._give_back_call(c, order_id, "paid", "cancelled", with_slot=True, refund=(refund, f"cancelled by {who.user}"))
+        keys += [K.order_key(order_id), K.inputs_key(int(order["region"], 16))]
+        args += [who.user, svc.cancel_entry(order_id, who)]
+        code, status = await self._cancel_paid(keys=keys, args=args)
+        code, status = int(code), _text(status)
+        if code == 1:
+            return refund
+        if code == 0:
+            raise CommerceError("too_late", f"order {order_id} is {status}")
+        if code == -11:  # the order is picked up, delivered or closed, or its pickup is reported
+            raise CommerceError("too_late", f"order {order_id} is {status}; after pickup ask for a refund instead")
+        raise svc.cancel_refused(order_id, code + 10, status)
 
     async def cancel_unpaid(self, order_id: str) -> bool:
         return await self._give_back(order_id, "awaiting_payment", "cancelled", with_slot=True)
@@ -317,14 +350,21 @@ class Shop:
         slot ``with_slot``; a ``refund`` recorded with the spend it takes back) in one script (``GIVE_BACK``): all of it
         or none, exactly once. False when the checkout was not ``frm`` (another move won; nothing given back)."""
         c = c or await self.load(order_id)  # written once at placement: what it holds does not change
+        keys, args = self._give_back_call(c, order_id, frm, to, with_slot=with_slot, refund=refund)
+        return bool(await self._give_back_script(keys=keys, args=args))
+
+    @staticmethod
+    def _give_back_call(c: dict[str, str], order_id: str, frm: str, to: str, *, with_slot: bool,
+                        refund: tuple[int, str] | None) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of ``give_back`` for checkout ``c``."""
         store, customer, coupon, slot = c["store"], c["customer"], c.get("coupon") or "", c.get("slot") or ""
         keys = [checkout_key(order_id), EXPIRING, stock_key(store), reservation_key(store, order_id), expiring_key(store),
                 sold_key(store), coupon_uses_key(coupon) if coupon else checkout_key(order_id), *points_keys(customer),
                 slot if with_slot and slot else checkout_key(order_id), "refunds", spend_key(customer)]
         cents, reason = refund or (0, "")
-        args = [frm, to, order_id, customer, coupon, int(c.get("points") or 0), "1" if with_slot and slot else "0",
-                cents, reason, int(c["goods_paid_cents"]), minutes_now()]
-        return bool(await self._give_back_script(keys=keys, args=args))
+        args: list[Any] = [frm, to, order_id, customer, coupon, int(c.get("points") or 0), "1" if with_slot and slot else "0",
+                           cents, reason, int(c["goods_paid_cents"]), minutes_now()]
+        return keys, args
 
     async def _return_payment(self, order_id: str, cents: int, reason: str) -> None:
         """A payment the order does not keep (a duplicate, a late one, a wrong amount) goes back to the payer.

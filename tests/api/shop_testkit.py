@@ -6,6 +6,7 @@ directly, so the tests assert what a client sees and what is stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -184,6 +185,64 @@ def deliver(live: Live, courier: str, order_id: str, pin: str, stop_at: str = "d
 
     asyncio.run(run())
     live.wait(lambda: order_status(live, order_id) == stop_at, what=f"order {order_id} {stop_at}")
+
+
+class CourierApp:
+    """One courier's app on the real ``/ws/courier``, frames kept as they come (``until`` waits for one). ``async with``."""
+
+    def __init__(self, live: Live, courier: str) -> None:
+        self.live, self.courier = live, courier
+        self.frames: list[dict[str, Any]] = []
+        self._new = asyncio.Event()
+
+    async def __aenter__(self) -> CourierApp:
+        headers = minted(self.live, self.courier, "courier", self.courier)
+        self.ws = await websockets.connect(f"{self.live.ws}/ws/courier", additional_headers=headers)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self._reader.cancel()
+        await self.ws.close()
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            self.frames.append(json.loads(raw))
+            self._new.set()
+
+    async def send(self, **frame: Any) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def until(self, match: Callable[[dict[str, Any]], bool], what: str, timeout: float = 15.0, since: int = 0) -> dict[str, Any]:
+        """The first frame (from number ``since`` on) that ``match``es, waiting for it up to ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = next((f for f in self.frames[since:] if match(f)), None)
+            if found is not None:
+                return found
+            self._new.clear()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.courier} waited {timeout}s for {what}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new.wait(), max(0.01, deadline - time.monotonic()))
+
+    async def accept(self, order_id: str) -> None:
+        """Take the offer of ``order_id`` and wait until the dispatcher confirms it (the order is on the way to the store)."""
+        offer = await self.until(lambda f: f["type"] == "offer" and order_id in f["data"]["orders"], f"an offer of {order_id}")
+        await self.send(type="accept", offer=offer["data"]["offer"])
+        await self.until(lambda f: f["type"] == "offer_accepted" and f["data"]["offer"] == offer["data"]["offer"], "offer_accepted")
+
+    async def verdict(self, ref: str) -> dict[str, Any]:
+        return (await self.until(lambda f: f["type"] == "verdict" and f["data"].get("ref") == ref, f"the verdict of {ref}"))["data"]
+
+    async def drop_off(self, order_id: str, pin: str, ref: str, since: int) -> None:
+        """The order is in the bag (its ``delivering`` status came after frame ``since``): hand it over with the PIN
+        and wait until the courier is idle again."""
+        await self.until(lambda f: f["type"] == "status" and f["data"]["status"] == "delivering", f"{order_id} delivering", since=since)
+        mark = len(self.frames)
+        await self.send(type="dropoff", order=order_id, pin=pin, id=ref)
+        assert (await self.verdict(ref))["ok"] is True
+        await self.until(lambda f: f["type"] == "status" and f["data"]["status"] == "idle", "idle again", since=mark)
 
 
 # -- a worker killed between two Redis round trips ---------------------------------------------

@@ -9,19 +9,24 @@ The races run many requests at once (``asyncio.gather``) against the live servic
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
 
+from actors import live_keys as K
 from api.security import Principal
 from api.shop.catalog_store import city_catalog
 from api.shop.checkout import EXPIRING, Shop
 from api.shop.models import CheckoutRequest
 from api.shop.routes import place_once
 from tests.api.conftest import Live
+from commerce.errors import CommerceError
 from tests.api.shop_testkit import (
+    CourierApp,
     as_demo,
+    assert_ledger,
     at_every_crash_point,
     balance,
     cancel,
@@ -30,8 +35,13 @@ from tests.api.shop_testkit import (
     coupon_uses,
     free_stale_claim,
     give_points,
+    order_status,
+    pay,
     placed,
+    refunds,
     reservation,
+    shift_on,
+    sold,
     stock,
 )
 
@@ -125,3 +135,174 @@ def test_placing_killed_at_any_point_holds_all_or_nothing_and_the_retry_places_e
     trips = at_every_crash_point(live, lambda client: place(client, f"crash-{len(outcomes)}"), after)
     assert trips >= 5 and outcomes[-1] == (trips, False, True)
     assert any(not placed for _, killed, placed in outcomes if killed) and any(placed for _, killed, placed in outcomes if killed)
+
+
+# -- 1. cancelling a paid order ---------------------------------------------------------------------
+def cancels_queued(live: Live, order_id: str) -> int:
+    """Cancellations of ``order_id`` in its region's input stream (the ``quiet`` service trims none)."""
+    region = int(live.redis.hget(f"order:{order_id}", "region"), 16)
+    return sum(1 for _, f in live.redis.xrange(K.inputs_key(region)) if f[b"k"] == b"cancel" and json.loads(f[b"j"])["order"] == order_id)
+
+
+def test_a_paid_cancel_killed_at_any_point_refunds_once_or_not_at_all_and_the_retry_completes_it(quiet) -> None:
+    """The old path was four steps (mark the order, queue the cancellation and free the slot, then give back and refund):
+    a worker killed after queueing left an order the dispatcher cancelled with its money kept, and its retry refused as
+    "already queued". Now one script: before it, nothing; after it, all; the retry finishes it exactly once."""
+    live = quiet
+    alice = as_demo(live, "alice")
+    give_points(live, "alice", 5000)
+    body = full_cart(live, alice)
+    paid: dict[str, int] = {}
+    current: dict[str, Any] = {}
+
+    def a_paid_order() -> None:
+        out = placed(live, alice, body)
+        oid = out["order_id"]
+        current.update(oid=oid, total=out["payment"]["amount_cents"], slot=checkout(live, oid)["slot"])
+        held = holdings(live, "alice", current["slot"])
+        current["before"] = {k: 2 * v - held_by_one_order(held)[k] for k, v in held.items()}  # what placing took, undone
+        pay(live, alice, oid)
+        paid[oid] = current["total"]
+        current["paid"] = holdings(live, "alice", current["slot"])
+        current["sold"] = sold(live, "s1", BEEF)
+
+    async def cancel_it(client: aioredis.Redis) -> int:
+        return await Shop(client, live.settings, None).cancel(current["oid"], ALICE)
+
+    async def healthy() -> int:
+        client = aioredis.Redis.from_url(live.settings.redis_url)
+        try:
+            return await cancel_it(client)
+        finally:
+            await client.aclose()
+
+    outcomes = []
+
+    def after(n: int, killed: bool) -> None:
+        oid, total = current["oid"], current["total"]
+        c = checkout(live, oid)
+        if c["status"] == "paid":  # died before the script: nothing queued, nothing given back, nothing refunded
+            assert refunds(live, oid) == [] and cancels_queued(live, oid) == 0, n
+            assert live.redis.hget(f"order:{oid}", "cancel_requested") is None, n
+            assert holdings(live, "alice", current["slot"]) == current["paid"] and sold(live, "s1", BEEF) == current["sold"], n
+        else:  # all of it: queued for dispatch, everything back, the refund booked once
+            assert c["status"] == "cancelled", (n, c["status"])
+            assert [int(r["cents"]) for r in refunds(live, oid)] == [total] and cancels_queued(live, oid) == 1, n
+            assert holdings(live, "alice", current["slot"]) == current["before"] and sold(live, "s1", BEEF) == current["sold"] - 1, n
+        outcomes.append((n, killed, c["status"]))
+        # the customer taps cancel again
+        try:
+            assert asyncio.run(healthy()) == total and c["status"] == "paid", n
+        except CommerceError as exc:
+            assert exc.code == "too_late" and c["status"] == "cancelled", (n, exc)
+        assert checkout(live, oid)["status"] == "cancelled" and int(checkout(live, oid)["refunded_cents"]) == total
+        assert [int(r["cents"]) for r in refunds(live, oid)] == [total] and cancels_queued(live, oid) == 1, n
+        assert holdings(live, "alice", current["slot"]) == current["before"], n
+        live.wait(lambda: order_status(live, oid) == "cancelled", what=f"dispatch to cancel {oid}")
+        if killed:
+            a_paid_order()
+
+    a_paid_order()
+    trips = at_every_crash_point(live, cancel_it, after)
+    assert trips >= 2 and outcomes[-1] == (trips, False, "cancelled")
+    # the decision and the booking are the script, the last round trip: every worker killed before it left the order paid
+    assert {status for _, killed, status in outcomes if killed} == {"paid"}, outcomes
+    assert_ledger(live, paid)["kept"] == 0
+
+
+async def paid_and_offered(live: Live, client: httpx.AsyncClient, alice: dict[str, str], app: CourierApp, body: dict[str, Any]) -> tuple[str, int]:
+    """A paid order whose offer the courier took: on its way to the store, not picked up."""
+    out = (await client.post("/checkout/orders", json=body, headers=alice)).json()
+    oid = out["order_id"]
+    paid = await client.post(f"/payments/{oid}/simulate", json={"outcome": "succeeded"}, headers=alice)
+    assert paid.json()["reply"]["result"] == "dispatched", paid.text
+    await app.accept(oid)
+    return oid, out["payment"]["amount_cents"]
+
+
+def test_a_cancel_after_the_pickup_is_reported_but_not_yet_applied_is_too_late_and_before_it_wins(live) -> None:
+    """The dispatcher is held still between the two, so the order hash still says ``assigned``: the old check
+    (the hash's status) let the cancel through, refunded the order, and the dispatcher then applied the pickup and
+    refused the cancel: money back and the food on its way. Now the pickup report marks the order as it enters the
+    stream, and the cancellation is decided against that mark in the same script as it is queued."""
+    alice = as_demo(live, "alice")
+    shift_on(live, "courier-3", "s1")
+    body = cart(live, "s1", [(BEEF, 1)], coupon="SAVE5")
+    paid: dict[str, int] = {}
+
+    async def run() -> tuple[str, str]:
+        async with CourierApp(live, "courier-3") as app, httpx.AsyncClient(base_url=live.base, timeout=30) as client:
+            # the pickup first (acknowledged: in the stream), then the cancel, the dispatcher still
+            first, paid_first = await paid_and_offered(live, client, alice, app, body)
+            paid[first] = paid_first
+            with live.engine.lock:
+                mark = len(app.frames)
+                await app.send(type="pickup", orders=[first], id="pick-1")
+                await app.until(lambda f: f["type"] == "ack" and f["data"]["ref"] == "pick-1", "the pickup's ack")
+                late = await client.post(f"/checkout/orders/{first}/cancel", headers=alice)
+                plain = await client.post(f"/orders/{first}/cancel", headers=alice)
+            assert late.status_code == 409 and late.json()["detail"]["code"] == "too_late", late.text
+            assert plain.status_code == 409, plain.text
+            assert (await app.verdict("pick-1"))["ok"] is True
+            await app.drop_off(first, (await client.get(f"/orders/{first}", headers=alice)).json()["pin"], "drop-1", mark)
+            # the cancel first, then the pickup: the cancellation wins and the pickup is refused
+            second, paid_second = await paid_and_offered(live, client, alice, app, body)
+            paid[second] = paid_second
+            with live.engine.lock:
+                won = await client.post(f"/checkout/orders/{second}/cancel", headers=alice)
+                await app.send(type="pickup", orders=[second], id="pick-2")
+                await app.until(lambda f: f["type"] == "ack" and f["data"]["ref"] == "pick-2", "the pickup's ack")
+            assert won.status_code == 200 and won.json()["refund_cents"] == paid_second, won.text
+            assert (await app.verdict("pick-2"))["ok"] is False
+            return first, second
+
+    first, second = asyncio.run(run())
+    live.wait(lambda: order_status(live, first) == "delivered" and order_status(live, second) == "cancelled", what="both settled")
+    assert checkout(live, first)["status"] == "paid" and refunds(live, first) == []
+    assert checkout(live, second)["status"] == "cancelled" and [int(r["cents"]) for r in refunds(live, second)] == [paid[second]]
+    totals = assert_ledger(live, paid)
+    assert totals == {"paid": sum(paid.values()), "kept": paid[first], "refunded": paid[second]}
+
+
+def test_many_cancels_racing_the_pickup_refund_at_most_once_and_only_an_order_the_dispatcher_cancels(live) -> None:
+    """Rounds of one paid, accepted order: the courier's pickup and eight cancellations (both endpoints) all at once,
+    the pickup a little later each round. Whichever wins, the money and the dispatcher agree."""
+    alice = as_demo(live, "alice")
+    shift_on(live, "courier-4", "s1")
+    body = cart(live, "s1", [(BEEF, 1)])
+    paid: dict[str, int] = {}
+    won_by: dict[str, str] = {}
+
+    async def run() -> None:
+        async with CourierApp(live, "courier-4") as app, httpx.AsyncClient(base_url=live.base, timeout=30) as client:
+            for n, delay in enumerate((0.0, 0.0, 0.01, 0.03, 0.1)):
+                oid, cents = await paid_and_offered(live, client, alice, app, body)
+                paid[oid] = cents
+
+                mark = len(app.frames)
+
+                async def pickup() -> None:
+                    await asyncio.sleep(delay)
+                    await app.send(type="pickup", orders=[oid], id=f"pick-{n}")
+
+                cancels = [client.post(f"/checkout/orders/{oid}/cancel" if i % 2 else f"/orders/{oid}/cancel", headers=alice) for i in range(8)]
+                _, *replies = await asyncio.gather(pickup(), *cancels)
+                ok = [r for r in replies if r.status_code in (200, 202)]
+                assert len(ok) <= 1 and all(r.status_code == 409 for r in replies if r not in ok), [r.text for r in replies]
+                verdict = await app.verdict(f"pick-{n}")
+                assert verdict["ok"] is not bool(ok), (n, verdict, [r.text for r in ok])  # one of the two, never both
+                if verdict["ok"]:
+                    won_by[oid] = "pickup"
+                    await app.drop_off(oid, (await client.get(f"/orders/{oid}", headers=alice)).json()["pin"], f"drop-{n}", mark)
+                else:
+                    won_by[oid] = "cancel"
+
+    asyncio.run(run())
+    for oid, winner in won_by.items():
+        live.wait(lambda: order_status(live, oid) in ("delivered", "cancelled"), what=f"{oid} settled")
+        refunded = [int(r["cents"]) for r in refunds(live, oid)]
+        if winner == "pickup":
+            assert order_status(live, oid) == "delivered" and refunded == [] and checkout(live, oid)["status"] == "paid"
+        else:
+            assert order_status(live, oid) == "cancelled" and refunded == [paid[oid]] and checkout(live, oid)["status"] == "cancelled"
+    assert_ledger(live, paid)
