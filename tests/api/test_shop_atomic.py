@@ -306,3 +306,66 @@ def test_many_cancels_racing_the_pickup_refund_at_most_once_and_only_an_order_th
         else:
             assert order_status(live, oid) == "cancelled" and refunded == [paid[oid]] and checkout(live, oid)["status"] == "cancelled"
     assert_ledger(live, paid)
+
+
+def test_after_sales_refunds_killed_at_any_point_or_sent_many_at_once_pay_once(live) -> None:
+    """After-sales refunds were already one WATCH/MULTI transaction (``aftersales_store.update``): shown here, not changed.
+    A worker killed before any of its round trips has refunded nothing or all (the EXEC is the last one), and ten
+    payouts of one request at once, or of two requests that together pass what was paid, book only what fits."""
+    from api.shop.aftersales_store import AfterSalesStore
+    from api.shop.wallet import Wallet
+
+    alice, admin = as_demo(live, "alice"), as_demo(live, "admin")
+    shift_on(live, "courier-5", "s1")
+    out = placed(live, alice, cart(live, "s1", [(BEEF, 3)]))
+    oid, total = out["order_id"], out["payment"]["amount_cents"]
+    pay(live, alice, oid)
+
+    async def deliver() -> None:
+        async with CourierApp(live, "courier-5") as app:
+            await app.accept(oid)
+            mark = len(app.frames)
+            await app.send(type="pickup", orders=[oid], id="p")
+            await app.drop_off(oid, httpx.get(f"{live.base}/orders/{oid}", headers=alice).json()["pin"], "d", mark)
+
+    asyncio.run(deliver())
+    live.wait(lambda: order_status(live, oid) == "delivered", what="delivered")
+    share = total // 3 + 1  # two requests of a third (and a cent), the third for the rest: together what was paid
+    for i in range(3):
+        made = httpx.post(f"{live.base}/orders/{oid}/refund-requests", headers=alice,
+                          json={"lines": [{"sku": BEEF, "qty": 1}], "amount_cents": share if i < 2 else total - 2 * share, "reason": f"r{i}"})
+        assert made.status_code == 201, made.text
+        assert httpx.post(f"{live.base}/after-sales/{oid}/refund-requests/{i + 1}/approve", headers=admin).status_code == 200
+    support = Principal("admin", "admin", "")
+
+    async def refund_first(client: aioredis.Redis) -> Any:
+        store = AfterSalesStore(client, Wallet(client))
+
+        async def move(tx: Any) -> Any:
+            return await store.refund(tx, tx.rec.sales.requests[0], support, "provider-ref")
+
+        return await store.update(oid, move)
+
+    runs = []
+
+    def after(n: int, killed: bool) -> None:  # each run is the retry of the one killed before it
+        runs.append(killed)
+        refunded = int(checkout(live, oid).get("refunded_cents") or 0)
+        assert refunded == (0 if killed else share) and sum(int(r["cents"]) for r in refunds(live, oid)) == refunded, (n, refunded)
+
+    trips = at_every_crash_point(live, refund_first, after)
+    assert trips >= 4 and runs == [True] * trips + [False]
+    again = httpx.post(f"{live.base}/after-sales/{oid}/refund-requests/1/refund", headers=admin)
+    assert again.status_code == 409 and [int(r["cents"]) for r in refunds(live, oid)] == [share], again.text
+
+    # the other two requests at once, ten payouts each: each paid once
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=live.base, timeout=30) as client:
+            return list(await asyncio.gather(*(client.post(f"/after-sales/{oid}/refund-requests/{n}/refund", headers=admin)
+                                               for n in (2, 3) for _ in range(10))))
+
+    replies = asyncio.run(burst())
+    assert sorted(r.status_code for r in replies) == [200, 200] + [409] * 18, [r.text for r in replies if r.status_code != 409]
+    assert sorted(int(r["cents"]) for r in refunds(live, oid)) == sorted([share, share, total - 2 * share])
+    assert assert_ledger(live, {oid: total}) == {"paid": total, "kept": 0, "refunded": total}
