@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from api import orders as svc
@@ -22,7 +23,7 @@ from commerce.payments import SIGNATURE_HEADER, PaymentIntent, SimulatedProvider
 from commerce.pricing import FlashSale
 
 router = APIRouter(tags=["shop"])
-CONFLICTS = {"out_of_stock", "limit_reached", "coupon_used_up", "insufficient_points", "not_paid", "too_late"}
+CONFLICTS = {"out_of_stock", "limit_reached", "coupon_used_up", "insufficient_points", "not_paid", "too_late", "flash_units_taken"}
 NOT_FOUND = {"unknown_store", "unknown_product", "not_sold_here", "unknown_coupon", "unknown_order", "unknown_category"}
 
 
@@ -245,9 +246,16 @@ async def me(request: Request, r: Redis, who: Customer) -> dict[str, Any]:
             "ledger": await shop.wallet.ledger(who.user, 50)}
 
 
-@router.post("/shop/flash-sales", status_code=201, operation_id="create_flash_sale")
-async def create_flash_sale(request: Request, r: Redis, admin: Admin, body: dict[str, Any]) -> dict[str, Any]:
-    """Admins open a flash sale: ``store_id``, ``sku``, ``price_cents``, ``units`` (the stock it sells), ``per_customer_limit``, ``minutes``."""
+@router.post("/shop/flash-sales", status_code=201, operation_id="create_flash_sale",
+             responses={200: {"description": "the same sale (open, same price and limit) again: its units by the difference"},
+                        409: {"description": "fewer units than the sale already sold or checkouts hold"}})
+async def create_flash_sale(request: Request, r: Redis, admin: Admin, body: dict[str, Any]) -> Any:
+    """Admins open a flash sale: ``store_id``, ``sku``, ``price_cents``, ``units`` (the stock it sells), ``per_customer_limit``, ``minutes``.
+
+    201 a new sale: the SKU's shelf is ``units`` less what checkouts awaiting payment hold of it. The same sale again (it
+    is open, at the same price and limit; a retry) is 200 and the same sale: its start, end and per-customer counts kept,
+    its shelf moved only by the difference of ``units`` (a retry: not at all), so what it sold is never sold twice;
+    409 ``flash_units_taken`` for fewer units than it sold or checkouts hold. ``stock``: the shelf after."""
     from actors.live_host import minutes_now
 
     shop = shop_of(request)
@@ -262,8 +270,12 @@ async def create_flash_sale(request: Request, r: Redis, admin: Admin, body: dict
     except CommerceError as exc:
         raise refuse(exc) from None
     now = minutes_now()
-    sale = FlashSale(store_id, sku, price, now, now + minutes, limit)
-    await promotions.open_flash_sale(r, sale, units)
-    await svc.audit(r, admin, "create_flash_sale", f"{store_id}/{sku}", units=units)
-    return {"store_id": store_id, "sku": sku, "price_cents": price, "units": units, "per_customer_limit": limit,
-            "ends": dt(now + minutes)}
+    try:
+        opened = await promotions.open_flash_sale(r, FlashSale(store_id, sku, price, now, now + minutes, limit), units)
+    except CommerceError as exc:
+        raise refuse(exc) from None
+    await svc.audit(r, admin, "create_flash_sale" if opened.new else "reopen_flash_sale", f"{store_id}/{sku}", units=units, stock=opened.stock)
+    sale = opened.sale
+    out = {"store_id": store_id, "sku": sku, "price_cents": sale.price_cents, "units": opened.units, "per_customer_limit": sale.per_customer_limit,
+           "ends": dt(sale.ends), "stock": opened.stock, "new": opened.new}
+    return JSONResponse(jsonable_encoder(out), status_code=201 if opened.new else 200)

@@ -34,9 +34,9 @@ from tests.api.shop_testkit import (
 BEEF, DANDAN, EGG = "noodle-beef", "noodle-dandan", "snack-tea-egg"
 
 
-def open_flash_sale(live, units: int = 5, limit: int = 1) -> None:
+def open_flash_sale(live, units: int = 5, limit: int = 1, price: int = 990) -> None:
     reply = httpx.post(f"{live.base}/shop/flash-sales", headers=as_demo(live, "admin"), json={
-        "store_id": "s1", "sku": BEEF, "price_cents": 990, "units": units, "per_customer_limit": limit, "minutes": 30})
+        "store_id": "s1", "sku": BEEF, "price_cents": price, "units": units, "per_customer_limit": limit, "minutes": 30})
     assert reply.status_code == 201, reply.text
     assert reply.json()["units"] == units and stock(live, "s1", BEEF) == units
 
@@ -97,15 +97,38 @@ def test_a_new_flash_sale_of_the_sku_counts_afresh(live) -> None:
     old = placed(live, alice, cart(live, "s1", [(BEEF, 1)]))
     pay(live, alice, old["order_id"])
     assert codes(httpx.post(f"{live.base}/checkout/quote", json=cart(live, "s1", [(BEEF, 1)]), headers=alice).json())[0] == ("goods", 3000)
-    # the next sale of the same SKU: alice's unit of the last one does not use up her limit in this one
-    open_flash_sale(live, units=5, limit=1)
+    # the next sale of the same SKU (at another price: the same terms while it is open are the same sale, opened again):
+    # alice's unit of the last one does not use up her limit in this one
+    open_flash_sale(live, units=5, limit=1, price=890)
     assert flash_bought(live, "s1", BEEF, "alice") == 0
     new = placed(live, alice, cart(live, "s1", [(BEEF, 1)]))
-    assert codes(new["quote"])[0] == ("flash", 990) and flash_bought(live, "s1", BEEF, "alice") == 1
+    assert codes(new["quote"])[0] == ("flash", 890) and flash_bought(live, "s1", BEEF, "alice") == 1
     # cancelling the old sale's order gives back its own count, not the new sale's
     assert cancel(live, alice, old["order_id"]).status_code == 200
     assert flash_bought(live, "s1", BEEF, "alice") == 1
     assert codes(httpx.post(f"{live.base}/checkout/quote", json=cart(live, "s1", [(BEEF, 1)]), headers=alice).json())[0] == ("goods", 3000)
+
+
+def test_opening_the_same_flash_sale_again_never_sells_its_sold_units_twice(live) -> None:
+    """A retried or repeated open of the live sale (same SKU, price, limit) is the same sale: the shelf moves by the
+    difference of its units only. Before, it set the shelf to ``units`` again, so the units already sold went on sale twice."""
+    admin = as_demo(live, "admin")
+    body = {"store_id": "s1", "sku": BEEF, "price_cents": 990, "units": 5, "per_customer_limit": 1, "minutes": 30}
+    open_flash_sale(live, units=5, limit=1)
+    alice, bob = as_demo(live, "alice"), as_demo(live, "bob")
+    pay(live, alice, placed(live, alice, cart(live, "s1", [(BEEF, 1)]))["order_id"])  # sold
+    placed(live, bob, cart(live, "s1", [(BEEF, 1)]))  # held by a checkout awaiting payment
+    assert stock(live, "s1", BEEF) == 3
+
+    again = httpx.post(f"{live.base}/shop/flash-sales", json=body, headers=admin)  # the admin's retry
+    assert again.status_code == 200 and again.json()["new"] is False and again.json()["stock"] == 3
+    assert stock(live, "s1", BEEF) == 3 and flash_bought(live, "s1", BEEF, "alice") == 1
+    more = httpx.post(f"{live.base}/shop/flash-sales", json={**body, "units": 8}, headers=admin)
+    assert more.status_code == 200 and more.json()["stock"] == 6 and stock(live, "s1", BEEF) == 6
+    # fewer units than are sold or held is refused, changing nothing
+    fewer = httpx.post(f"{live.base}/shop/flash-sales", json={**body, "units": 1}, headers=admin)
+    assert fewer.status_code == 409 and fewer.json()["detail"]["code"] == "flash_units_taken"
+    assert stock(live, "s1", BEEF) == 6
 
 
 def test_a_cart_over_the_limit_is_reserved_as_quoted(live) -> None:
