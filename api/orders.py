@@ -11,10 +11,12 @@ import math
 import secrets
 from datetime import UTC, datetime
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from actors import live_keys as K
 from actors.live_host import LIVE_ORIGIN_S, epoch_s, minutes_now
+from api.idempotency import CLAIM_HELD_FN, LOST, IdempotencyError, current_claim, store_answer
 from api.models import OrderCreate, OrderPublic, Point, Quote, Slot, Window
 from api.security import Principal
 from api.settings import Settings
@@ -176,13 +178,42 @@ async def new_order_id(r: Any) -> str:
     return f"o{await r.incr(K.ORDER_COUNTER)}"
 
 
-async def enqueue_order(r: Any, cfg: Settings, who: Principal, plan: DeliveryPlan, order_id: str, *, size: int = 1,
-                        fee: int | None = None, note: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write the order and hand it to its region's dispatcher, in one MULTI/EXEC."""
+# Handing an order to dispatch as a Lua function, so larger scripts (the shop's ``PAID``) run the very same steps: the order
+# hash, the customer's and the store's indexes, and the order entry on its region's input stream.
+ENQUEUE_FN = """
+local function enqueue(order, customer_index, store_index, stream, score, id, payload, record)
+  redis.call('HSET', order, unpack(record))
+  redis.call('ZADD', customer_index, score, id)
+  redis.call('ZADD', store_index, score, id)
+  redis.call('XADD', stream, '*', 'k', 'order', 'j', payload)
+end
+"""
+
+# KEYS: order hash, customer index, store index, region stream, idempotency claim (the order hash when none).
+# ARGV: claim owner ('' none), score, order id, payload JSON, answer status, answer body, answer ttl, then the record as
+# field, value, ... One step: the order is written and queued, and with a claim only while the request still holds it,
+# its answer stored with it (``api.idempotency``): a retry after any failure gets this order, never a second one.
+# Returns 1 written; 0 the claim was lost (another request of the same key took over); 2 the order id exists already.
+ENQUEUE = CLAIM_HELD_FN + ENQUEUE_FN + """
+if ARGV[1] ~= '' and not claim_held(KEYS[5], ARGV[1]) then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 2 end
+local record = {}
+for i = 8, #ARGV do record[#record + 1] = ARGV[i] end
+enqueue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[4], record)
+if ARGV[1] ~= '' then
+  redis.call('HSET', KEYS[5], 'status', ARGV[5], 'body', ARGV[6])
+  redis.call('EXPIRE', KEYS[5], ARGV[7])
+end
+return 1
+"""
+
+
+def order_entry(cfg: Settings, who: Principal, plan: DeliveryPlan, order_id: str, *, size: int = 1, fee: int | None = None,
+                note: str = "", extra: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The order's hash record and the payload its region's dispatcher reads."""
     now = minutes_now()
     window, door, store_id = plan.window, plan.door, plan.store["id"]
     ready_at = max(now + cfg.prep_minutes, window.earliest - 30 if plan.mode != "asap" else now)
-    region = plan.store["region"]
     payload = {
         "id": order_id, "store": store_id, "lat": door.lat, "lng": door.lng, "placed_at": now, "ready_at": ready_at,
         "earliest": window.earliest, "promise": window.promise, "latest": window.latest, "mode": plan.mode, "size": size,
@@ -190,23 +221,46 @@ async def enqueue_order(r: Any, cfg: Settings, who: Principal, plan: DeliveryPla
     record = {
         "id": order_id, "status": "placed", "store": store_id, "customer": who.user, "mode": plan.mode,
         "lat": door.lat, "lng": door.lng, "placed_at": now, "earliest": window.earliest, "promise": window.promise,
-        "latest": window.latest, "courier": "", "eta": "", "picked_up_at": "", "delivered_at": "", "region": region,
+        "latest": window.latest, "courier": "", "eta": "", "picked_up_at": "", "delivered_at": "", "region": plan.store["region"],
         "pin": f"{secrets.randbelow(10_000):04d}", "fee_cents": fee_cents(plan.distance_m, plan.mode) if fee is None else fee,
         "slot": plan.slot or "", "note": note, **(extra or {}),
     }
-    pipe = r.pipeline(transaction=True)
-    pipe.hset(K.order_key(order_id), mapping=record)
-    pipe.zadd(f"orders:customer:{who.user}", {order_id: now})
-    pipe.zadd(f"orders:store:{store_id}", {order_id: now})
-    pipe.xadd(K.inputs_key(int(region, 16)), {"k": "order", "j": json.dumps(payload)})
-    await pipe.execute()
+    return record, payload
+
+
+def enqueue_keys(who: Principal, record: dict[str, Any]) -> list[str]:
+    """``ENQUEUE_FN``'s keys: the order hash, the customer's and the store's indexes, the region's input stream."""
+    return [K.order_key(record["id"]), f"orders:customer:{who.user}", f"orders:store:{record['store']}",
+            K.inputs_key(int(record["region"], 16))]
+
+
+def flat(record: dict[str, Any]) -> list[Any]:
+    return [x for kv in record.items() for x in kv]
+
+
+async def enqueue_order(r: Any, cfg: Settings, who: Principal, plan: DeliveryPlan, order_id: str, *, size: int = 1,
+                        fee: int | None = None, note: str = "", extra: dict[str, Any] | None = None,
+                        answer: Callable[[dict[str, Any]], tuple[int, Any]] | None = None) -> dict[str, Any]:
+    """Write the order and hand it to its region's dispatcher, in one script (``ENQUEUE``). With ``answer`` and an
+    idempotency claim held (``current_claim``), the request's answer is stored in the same step."""
+    record, payload = order_entry(cfg, who, plan, order_id, size=size, fee=fee, note=note, extra=extra)
+    claim = current_claim() if answer else None
+    status, body = answer(record) if claim and answer else (0, None)
+    keys = [*enqueue_keys(who, record), claim.name if claim else K.order_key(order_id)]
+    done = await r.eval(ENQUEUE, len(keys), *keys, claim.owner if claim else "", record["placed_at"], order_id, json.dumps(payload),
+                        *store_answer(status, body), *flat(record))
+    if int(done) == 0:
+        raise IdempotencyError(409, LOST)
+    if int(done) == 2:  # an order id is taken once (INCR): an order already under it is not this request's
+        raise RuntimeError(f"order {order_id} already exists")
     return record
 
 
-async def create_order(r: Any, cfg: Settings, who: Principal, body: OrderCreate) -> dict[str, Any]:
+async def create_order(r: Any, cfg: Settings, who: Principal, body: OrderCreate,
+                       answer: Callable[[dict[str, Any]], tuple[int, Any]] | None = None) -> dict[str, Any]:
     """A delivery order without a basket (the commerce checkout builds one with its goods)."""
     plan = await plan_delivery(r, cfg, body.store_id, body.dropoff, body.mode, body.slot_start, body.deliver_at)
-    return await enqueue_order(r, cfg, who, plan, await new_order_id(r), size=body.size, note=body.note)
+    return await enqueue_order(r, cfg, who, plan, await new_order_id(r), size=body.size, note=body.note, answer=answer)
 
 
 def public(record: dict[str, Any], show_pin: bool) -> OrderPublic:

@@ -15,7 +15,8 @@ What runs, all on 127.0.0.1, all started (and stopped) by this script:
     timeout, 5xx, 409 "in progress") until it is answered; each client-visible outage (first
     failure to the answer) is recorded.
 
-The faults, spread over the placing phase (``--no-faults`` for a baseline):
+The faults, spread evenly over the placing phase, each ``--rounds`` times (default: one round of all six
+per 100 s of placing; ``--no-faults`` for a baseline):
   worker-kill      kill -9 of one uvicorn worker process of ``serve``
   actor-kill       kill -9 of one region actor's process (``ray::LiveShardActor``; Ray restarts it)
   redis-crash      kill -9 of Redis, started again at once on the same data directory and port
@@ -27,8 +28,9 @@ Afterwards it waits (``--drain-timeout``) for the orders to be delivered, then a
 acknowledged order from outside, reading ``GET /orders/{id}`` as admin:
   lost          acknowledged, but the service does not know the order (404)
   stuck         known but not delivered at the end (their statuses are listed)
-  duplicated    an Idempotency-Key answered with two order ids, or a customer's order list holds
-                orders no acknowledged request created (a retry that created a second order)
+  duplicated    an Idempotency-Key answered with two order ids, or a customer's order index holds
+                orders no acknowledged request created (a retry that created a second order; the
+                whole index is read from the bench's Redis, since the API lists 500 at most)
   delivered ok  status delivered, a courier, picked_up_at <= delivered_at, and the fleet heard
                 exactly one drop-off verdict for it
   accepted twice / delivered twice   two couriers' accept (drop-off) verdicts for one order
@@ -36,7 +38,8 @@ acknowledged order from outside, reading ``GET /orders/{id}`` as admin:
 For shop orders: every acknowledged payment is on a ``paid`` checkout, refunded_cents is 0 (this
 bench cancels nothing) and returned_cents is a whole number of extra payments (a payment retried
 after its answer was lost is returned to the payer, not kept); the stock of each SKU fell by
-exactly the units of the acknowledged checkouts.
+exactly the units of the acknowledged checkouts; each delivered paid checkout earned its points exactly
+once (the customers' points ledgers, read from the bench's Redis).
 
 The table is printed, the worst outage, lines of the service's log that name stuck orders (and
 its error lines), and a JSON result (``--out``, default bench/results/chaos.json).
@@ -80,6 +83,7 @@ import psutil  # noqa: E402
 
 from bench._common import REPO, free_port, on_sigterm_exit, summarize_ms, write_json  # noqa: E402
 
+ROUND_S = 100.0  # by default, one round of every fault per this many seconds of placing
 FAULTS = ("worker-kill", "actor-kill", "redis-crash", "courier-drop", "redis-pause", "client-kill")
 DONE = {"delivered"}
 log = logging.getLogger("bench.chaos")
@@ -441,7 +445,9 @@ class Run:
         self.stock_before = await self._stock(items)
         n, rate = self.args.orders, self.args.rate
         span = n / rate
-        schedule = [] if self.args.no_faults else [(span * (i + 1) / (len(FAULTS) + 1), f) for i, f in enumerate(FAULTS)]
+        rounds = self.args.rounds or max(1, round(span / ROUND_S))
+        names = [f for _ in range(rounds) for f in FAULTS]
+        schedule = [] if self.args.no_faults else [(span * (i + 1) / (len(names) + 1), f) for i, f in enumerate(names)]
         self.phase = "placing orders"
         tasks: list[asyncio.Task[Any]] = []
         start = time.monotonic()
@@ -601,15 +607,50 @@ class Run:
                 if p.kind == "shop" and p.order_id:
                     reply = await http.get(f"/checkout/orders/{p.order_id}", headers={"Authorization": f"Bearer {token}"})
                     self.checkouts[p.order_id] = reply.json() if reply.status_code == 200 else {"status": f"<HTTP {reply.status_code}>"}
-            self.customer_orders: dict[str, list[dict[str, Any]]] = {}
-            for who in ("alice", "bob"):
-                tok = await self.customers.token(who, fresh=True)
-                reply = await http.get("/orders", params={"limit": 500}, headers={"Authorization": f"Bearer {tok}"})
-                self.customer_orders[who] = reply.json() if reply.status_code == 200 else []
+        await self._audit_redis()
         items: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for store, sku in self.stock_before:
             items[store].append({"sku": sku})
         self.stock_after = await self._stock(items)
+
+
+    async def _audit_redis(self) -> None:
+        """What the API shows only in pages, read whole from the Redis this bench runs: each customer's order index
+        (every order it holds, to find one no acknowledged request made) and points ledger (one credit per delivered
+        paid checkout; credits trail deliveries, so this waits up to 30 s for them)."""
+        import redis.asyncio as aioredis
+
+        from commerce.membership import points_earned
+
+        r = aioredis.Redis.from_url(self.valkey.url)
+        try:
+            self.customer_orders: dict[str, list[dict[str, Any]]] = {}
+            for who in ("alice", "bob"):
+                ids = [i.decode() for i in await r.zrange(f"orders:customer:{who}", 0, -1)]
+                self.customer_orders[who] = [{"id": i} for i in ids]
+            due: dict[str, int] = {}
+            for p in self.placed:
+                if p.kind == "shop" and p.order_id and self.checkouts.get(p.order_id, {}).get("status") == "paid" \
+                        and self.final.get(p.order_id, {}).get("status") in DONE:
+                    goods = await r.hget(f"checkout:{p.order_id}", "goods_paid_cents")
+                    if goods is not None and points_earned(int(goods)) > 0:
+                        due[p.order_id] = points_earned(int(goods))
+            deadline = time.monotonic() + 30
+            while True:
+                earned: dict[str, list[int]] = defaultdict(list)
+                for who in ("alice", "bob"):
+                    for _, f in await r.xrange(f"points:{{{who}}}:ledger"):
+                        if f.get(b"reason") == b"earn":
+                            earned[f[b"ref"].decode()].append(int(f[b"delta"]))
+                if all(len(earned.get(o, [])) >= 1 for o in due) or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(1.0)
+            self.points_problems = [{"order": o, "expected": pts, "earned": earned.get(o, [])}
+                                    for o, pts in due.items() if earned.get(o, []) != [pts]]
+            self.points_problems += [{"order": o, "expected": None, "earned": v} for o, v in earned.items() if o not in due]
+            self.points_checked = len(due)
+        finally:
+            await r.aclose()
 
 
 # -- accounting ---------------------------------------------------------------------------------
@@ -659,7 +700,7 @@ def account(run: Run) -> dict[str, Any]:
     for who, orders in run.customer_orders.items():
         for o in orders:
             if o["id"] not in known:
-                extra.append({"order": o["id"], "customer": who, "status": o["status"], "store": o["store_id"]})
+                extra.append({"order": o["id"], "customer": who, "status": run.final.get(o["id"], {}).get("status")})
     accepted_twice = sorted(o for o, kinds in run.verdicts.items() if len(kinds["accept"]) > 1)
     delivered_twice = sorted(o for o, kinds in run.verdicts.items() if len(kinds["dropoff"]) > 1)
     offered_again = sum(1 for o, who in run.offers.items() if len(who) > 1)
@@ -704,7 +745,8 @@ def account(run: Run) -> dict[str, Any]:
         "accepted_by_two_couriers": accepted_twice, "delivered_by_two_couriers": delivered_twice,
         "orders_offered_to_more_than_one_courier": offered_again,
         "shop": {"paid_cents": paid_cents, "kept_cents": kept_cents, "refunded_cents": refunded_cents, "returned_cents": returned_cents,
-                 "money_problems": money_bad, "stock_checked": len(run.stock_before), "stock_problems": stock_bad},
+                 "money_problems": money_bad, "stock_checked": len(run.stock_before), "stock_problems": stock_bad,
+                 "points_checked": getattr(run, "points_checked", 0), "points_problems": getattr(run, "points_problems", [])},
         "outages": {"count": len(outages), "summary_ms": summarize_ms([o["seconds"] for o in outages]), "worst": outages[:5],
                     "failures_by_reason": dict(run.customers.failures)},
         "answer_latency_ms": summarize_ms([x for x, _ in run.customers.latencies]),
@@ -798,6 +840,7 @@ def report(console: Any, res: dict[str, Any], run: Run) -> None:
          f"{a['shop']['paid_cents']} / {a['shop']['kept_cents']} / {a['shop']['refunded_cents']} / {a['shop']['returned_cents']}"),
         ("shop: money problems", len(a["shop"]["money_problems"])),
         ("shop: stock problems (SKUs checked)", f"{len(a['shop']['stock_problems'])} ({a['shop']['stock_checked']})"),
+        ("shop: points problems (credits checked)", f"{len(a['shop']['points_problems'])} ({a['shop']['points_checked']})"),
         ("client-visible outages", a["outages"]["count"]),
     ]
     for k, v in rows:
@@ -853,11 +896,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--drain-timeout", type=float, default=300.0, help="at most this many s waiting for deliveries after the load (default 300)")
     ap.add_argument("--quiet-timeout", type=float, default=90.0, help="stop waiting when no order was delivered for this many s (default 90)")
     ap.add_argument("--give-up", type=float, default=120.0, help="a customer stops retrying one order after this many s (default 120)")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help=f"times each fault is injected, spread evenly over the placing phase (default 0: one round per {ROUND_S:.0f} s of it)")
     ap.add_argument("--no-faults", action="store_true", help="the same run without faults: the baseline")
     ap.add_argument("--seed", type=int, default=0, help="random seed: stores, doors, customers, fault victims (default 0)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "chaos.json", help="JSON result (default bench/results/chaos.json)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (Redis data, service and fleet logs) and print it")
     args = ap.parse_args(argv)
+    if args.rounds < 0:
+        ap.error("--rounds must be 0 (one round per 100 s of placing) or more")
     if args.orders < 1 or args.rate <= 0 or args.couriers < 1 or args.workers < 1 or not 0 <= args.shop_share <= 1:
         ap.error("--orders, --rate, --couriers, --workers must be positive and --shop-share in 0..1")
     return args
@@ -912,7 +959,8 @@ def main(argv: list[str] | None = None) -> int:
         worst = acc["outages"]["worst"][0]["seconds"] if acc["outages"]["worst"] else 0.0
         res["pass"] = (not acc["lost"] and not acc["stuck"] and acc["duplicated"] == 0 and not acc["bad_delivery"]
                        and not any("gave up" in str(r["why"]) for r in acc["refused"])
-                       and not acc["shop"]["money_problems"] and not acc["shop"]["stock_problems"] and worst <= MAX_OUTAGE_S)
+                       and not acc["shop"]["money_problems"] and not acc["shop"]["stock_problems"]
+                       and not acc["shop"]["points_problems"] and worst <= MAX_OUTAGE_S)
         res["wall_s"] = round(time.monotonic() - t_start, 1)
         res["out"] = os.path.relpath(args.out, REPO) if args.out.is_absolute() and REPO in args.out.parents else str(args.out)
         write_json(args.out, res)

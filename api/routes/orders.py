@@ -39,12 +39,20 @@ async def create_order(
 ) -> Any:
     """Place an order. With an ``Idempotency-Key`` header, a retry returns the first response and creates nothing."""
 
+    answered: list[tuple[int, Any]] = []
+
+    def answer(record: dict[str, Any]) -> tuple[int, Any]:
+        """The 201 for ``record``, made once: the order's script stores it with the order, and it is what this returns."""
+        if not answered:
+            token = tracking_token(record["id"], cfg.tracking_secret, cfg.tracking_token_hours)
+            tracking = Tracking(token=token, url=f"/track/{record['id']}?token={token}", ws=f"/ws/track/{record['id']}?token={token}")
+            answered.append((201, OrderCreated(**svc.public(record, show_pin=True).model_dump(), tracking=tracking).model_dump(mode="json")))
+        return answered[0]
+
     async def work() -> tuple[int, Any]:
-        record = await svc.create_order(r, cfg, who, body)
+        record = await svc.create_order(r, cfg, who, body, answer=answer)
         await svc.audit(r, who, "create_order", record["id"], store=body.store_id, mode=body.mode)
-        token = tracking_token(record["id"], cfg.tracking_secret, cfg.tracking_token_hours)
-        tracking = Tracking(token=token, url=f"/track/{record['id']}?token={token}", ws=f"/ws/track/{record['id']}?token={token}")
-        return 201, OrderCreated(**svc.public(record, show_pin=True).model_dump(), tracking=tracking).model_dump(mode="json")
+        return answer(record)
 
     try:
         status, out = await run_once(r, who.user, idempotency_key, body.model_dump(mode="json"), work)

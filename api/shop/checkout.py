@@ -25,8 +25,9 @@ from api import orders as svc
 from api.security import Principal
 from api.settings import Settings
 from api.shop import promotions
+from api.idempotency import CLAIM_HELD_FN, LOST, IdempotencyError, current_claim
 from api.idempotency import TTL_S as ANSWER_TTL_S
-from api.shop.inventory import RELEASE_FN, RESERVE_FN, Inventory, expiring_key, limit_key, reservation_key, sold_key, stock_key
+from api.shop.inventory import COMMIT_FN, RELEASE_FN, RESERVE_FN, Inventory, expiring_key, limit_key, reservation_key, sold_key, stock_key
 from api.shop.inventory import Line as StockLine
 from api.shop.models import CheckoutQuote, CheckoutRequest, PriceLineOut
 from api.shop.wallet import COUPON_FN, POINTS_FN, Wallet, coupon_uses_key, points_keys
@@ -49,13 +50,15 @@ return 1
 # KEYS: checkout hash, EXPIRING, stock, reservation, reservation expiring, coupon uses, points balance, ledger, refs, slot,
 # idempotency claim (each of the last ones the checkout hash when the order has none), then per line its flash limit key (or
 # the stock key). ARGV: checkout id, customer, expires (unix s), coupon ('' none), its per-customer limit, points, at, with
-# slot (0/1), slot capacity, slot ttl, with answer (0/1), answer status, answer body, answer ttl, line count, per line sku,
+# slot (0/1), slot capacity, slot ttl, claim owner ('' no claim), answer status, answer body, answer ttl, line count, per line sku,
 # qty, limit (0: none), then the checkout record as field, value, field, value...
 # Placing is one script: it checks everything the order takes (slot capacity, stock and flash limits, the coupon's uses,
 # the points) before it takes any of it, then takes all of it and writes the checkout, so a worker that dies cannot leave
 # stock, a coupon use, points or a slot held by an order that does not exist. With an idempotency claim it stores the
-# request's answer in the same step (``api.idempotency.claim_key``): a retry finds the order placed, never places another.
-PLACE = RESERVE_FN + COUPON_FN + POINTS_FN + """
+# request's answer in the same step (``api.idempotency``), and only while the request still holds its claim: a retry finds
+# the order placed, never places another.
+PLACE = CLAIM_HELD_FN + RESERVE_FN + COUPON_FN + POINTS_FN + """
+if ARGV[11] ~= '' and not claim_held(KEYS[11], ARGV[11]) then return {3, '', 'claim_lost'} end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {2, '', 'exists'} end
 local n = tonumber(ARGV[15])
 local with_slot = ARGV[8] == '1'
@@ -82,12 +85,50 @@ local record = {}
 for i = 16 + 3 * n, #ARGV do record[#record + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(record))
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-if ARGV[11] == '1' then
+if ARGV[11] ~= '' then
   redis.call('HSET', KEYS[11], 'status', ARGV[12], 'body', ARGV[13])
   redis.call('EXPIRE', KEYS[11], ARGV[14])
 end
 return {1, '', ''}
 """
+
+
+# KEYS: the payment event's key, checkout hash, EXPIRING, reservation, reservation expiring, sold, spend, refunds stream,
+# then ``api.orders.enqueue_keys`` (order hash, customer index, store index, region stream). ARGV: event ttl, checkout id,
+# cents paid, at, then the order's score (placed at), payload JSON, record as field, value, ...
+# A payment is applied in one step: the event marked applied, and either the payment returned (a wrong amount, or a
+# checkout no longer awaiting payment) or the checkout paid, its stock sold, its spend counted and the order handed to
+# dispatch. Before, these were five round trips after the event was marked: a worker killed between them left a paid
+# checkout that was never dispatched, and the provider's retry was answered "duplicate".
+# Returns {2, ''} the event was applied before; {0, reason} returned; {1, ''} paid and dispatched.
+PAID = COMMIT_FN + svc.ENQUEUE_FN + """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return {2, ''} end
+local status = redis.call('HGET', KEYS[2], 'status')
+local cents = tonumber(ARGV[3])
+local reason = nil
+if tonumber(redis.call('HGET', KEYS[2], 'total_cents')) ~= cents then reason = 'amount mismatch'
+elseif status ~= 'awaiting_payment' then reason = 'paid while ' .. tostring(status) end
+if reason then
+  redis.call('XADD', KEYS[8], '*', 'order', ARGV[2], 'cents', cents, 'reason', reason, 'kind', 'returned_payment', 'at', ARGV[4])
+  redis.call('HINCRBY', KEYS[2], 'returned_cents', cents)
+  redis.call('HINCRBY', KEYS[2], 'returned_payments', 1)
+  return {0, reason}
+end
+redis.call('HSET', KEYS[2], 'status', 'paid')
+commit_reservation(KEYS[4], KEYS[5], KEYS[6], ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
+redis.call('INCRBY', KEYS[7], tonumber(redis.call('HGET', KEYS[2], 'goods_paid_cents')))
+local record = {}
+for i = 7, #ARGV do record[#record + 1] = ARGV[i] end
+enqueue(KEYS[9], KEYS[10], KEYS[11], KEYS[12], ARGV[5], ARGV[2], ARGV[6], record)
+return {1, ''}
+"""
+EVENT_TTL_S = 7 * 86400
+
+
+def webhook_event_key(event_id: str) -> str:
+    """Set once a payment provider's event is applied (``PAID``), so the provider's retries of it apply nothing."""
+    return f"webhook-event:{event_id}"
 
 
 # The give-back as a Lua function, so a larger script (``CANCEL_PAID``) runs the very same steps.
@@ -161,6 +202,7 @@ class Shop:
         self._move = redis.register_script(MOVE)
         self._give_back_script = redis.register_script(GIVE_BACK)
         self._place = redis.register_script(PLACE)
+        self._paid = redis.register_script(PAID)
         self._cancel_paid = redis.register_script(CANCEL_PAID)
 
     # -- pricing -----------------------------------------------------------------------------
@@ -202,13 +244,13 @@ class Shop:
         )
 
     # -- place -------------------------------------------------------------------------------
-    async def place(self, who: Principal, body: CheckoutRequest, *, claim: str | None = None,
+    async def place(self, who: Principal, body: CheckoutRequest, *,
                     answer: Callable[[dict[str, Any]], tuple[int, Any]] | None = None) -> dict[str, Any]:
         """Reserve slot, stock, coupon and points and open the payment: all or nothing, in one script (``PLACE``).
 
         Everything before the script only reads (the price, the flash sales) or burns an order id, so a worker that dies
-        at any point has placed the whole order or held nothing. With ``claim`` (the request's idempotency claim,
-        ``api.idempotency.claim_key``) the script also stores ``answer(record)`` there, so a retry gets this order.
+        at any point has placed the whole order or held nothing. With ``answer`` and the request's idempotency claim held
+        (``api.idempotency.current_claim``) the script also stores ``answer(record)`` there, so a retry gets this order.
         """
         plan = await svc.plan_delivery(self.r, self.cfg, body.store_id, body.dropoff, body.mode, body.slot_start, body.deliver_at,
                                        book=False)
@@ -243,12 +285,13 @@ class Shop:
             "member_level": level.name, "expires_s": expires, "created": minutes_now(),
         }
         store, me, here = body.store_id, who.user, checkout_key(order_id)
+        claim = current_claim() if answer else None
         status, out = answer(record) if claim and answer else (0, None)
         keys = [here, EXPIRING, stock_key(store), reservation_key(store, order_id), expiring_key(store),
-                coupon_uses_key(quote.coupon) if quote.coupon else here, *points_keys(me), plan.slot or here, claim or here]
+                coupon_uses_key(quote.coupon) if quote.coupon else here, *points_keys(me), plan.slot or here, claim.name if claim else here]
         keys += [limit_key(store, line.sku, me, line.sale) if line.limit else stock_key(store) for line in stock_lines]
         args: list[Any] = [order_id, me, expires, quote.coupon or "", coupon_limit, quote.points_used, minutes_now(),
-                           "1" if plan.slot else "0", self.cfg.slot_capacity, svc.SLOT_TTL_S, "1" if claim and answer else "0",
+                           "1" if plan.slot else "0", self.cfg.slot_capacity, svc.SLOT_TTL_S, claim.owner if claim else "",
                            status, json.dumps(out, default=str) if out is not None else "", ANSWER_TTL_S, len(stock_lines)]
         for line in stock_lines:
             args += [line.sku, line.qty, line.limit]
@@ -264,25 +307,17 @@ class Shop:
             if reason == "insufficient_points":
                 raise CommerceError("insufficient_points", f"{me} has {what} points, not {quote.points_used}")
             raise CommerceError(reason, f"{what}: {reason.replace('_', ' ')}")
+        if int(code) == 3:
+            raise IdempotencyError(409, LOST)
         if int(code) != 1:  # an order id is taken once (INCR): a checkout already under it is not this request's
             raise RuntimeError(f"checkout {order_id} already exists")
         return record
 
     # -- pay ---------------------------------------------------------------------------------
-    async def paid(self, order_id: str, amount_cents: int) -> str:
-        """A verified payment: commit the stock and dispatch. Returns what happened."""
+    async def paid(self, order_id: str, amount_cents: int, event_id: str) -> str:
+        """A verified payment, applied once per ``event_id`` in one script (``PAID``): "dispatched" (the stock sold and
+        the order handed to dispatch), "refunded_mismatch" or "refunded_<status>" (the payment returned), "duplicate"."""
         c = await self.load(order_id)
-        if int(c["total_cents"]) != amount_cents:
-            log.warning("checkout %s: paid %d, expected %s; refunding", order_id, amount_cents, c["total_cents"])
-            await self._return_payment(order_id, amount_cents, "amount mismatch")
-            return "refunded_mismatch"
-        if not await self._move(keys=[checkout_key(order_id)], args=["awaiting_payment", "paid"]):
-            status = (await self.r.hget(checkout_key(order_id), "status") or c["status"].encode()).decode()
-            await self._return_payment(order_id, amount_cents, f"paid while {status}")
-            return f"refunded_{status}"
-        await self.inventory.commit(c["store"], order_id)
-        await self.r.zrem(EXPIRING, order_id)
-        await self.r.incrby(spend_key(c["customer"]), int(c["goods_paid_cents"]))
         who = Principal(c["customer"], "customer", c["customer"])
         plan = json.loads(c["plan"])
         store = await svc.store_of(self.r, c["store"])
@@ -292,8 +327,19 @@ class Shop:
         delivery = svc.DeliveryPlan(store, Location(plan["lat"], plan["lng"]), plan["distance_m"], c["mode"],
                                     DeliveryWindow(plan["earliest"], plan["promise"], plan["latest"]), c["slot"] or None, float(c["created"]))
         quote = json.loads(c["quote"])
-        await svc.enqueue_order(self.r, self.cfg, who, delivery, order_id, size=int(c["size"]), fee=quote["delivery_cents"],
-                                note=c["note"], extra={"total_cents": c["total_cents"], "checkout": "1"})
+        record, payload = svc.order_entry(self.cfg, who, delivery, order_id, size=int(c["size"]), fee=quote["delivery_cents"],
+                                          note=c["note"], extra={"total_cents": c["total_cents"], "checkout": "1"})
+        keys = [webhook_event_key(event_id), checkout_key(order_id), EXPIRING,
+                reservation_key(c["store"], order_id), expiring_key(c["store"]), sold_key(c["store"]), spend_key(c["customer"]), "refunds",
+                *svc.enqueue_keys(who, record)]
+        code, reason = await self._paid(keys=keys, args=[EVENT_TTL_S, order_id, int(amount_cents), minutes_now(), record["placed_at"],
+                                                         json.dumps(payload), *svc.flat(record)])
+        code, reason = int(code), _text(reason)
+        if code == 2:
+            return "duplicate"
+        if code == 0:
+            log.warning("checkout %s: payment of %d returned (%s)", order_id, amount_cents, reason)
+            return "refunded_mismatch" if reason == "amount mismatch" else "refunded_" + reason.removeprefix("paid while ")
         return "dispatched"
 
     async def failed(self, order_id: str) -> str:
@@ -365,23 +411,6 @@ class Shop:
         args: list[Any] = [frm, to, order_id, customer, coupon, int(c.get("points") or 0), "1" if with_slot and slot else "0",
                            cents, reason, int(c["goods_paid_cents"]), minutes_now()]
         return keys, args
-
-    async def _return_payment(self, order_id: str, cents: int, reason: str) -> None:
-        """A payment the order does not keep (a duplicate, a late one, a wrong amount) goes back to the payer.
-
-        It is a payment of its own, not part of what the order was paid: it is booked as ``returned_cents`` (and
-        counted in ``returned_payments``), never as the order's ``refunded_cents``, so paid = kept + refunded still
-        holds for the order and its after-sales refunds are not refused for money it never kept.
-        """
-        pipe = self.r.pipeline(transaction=True)
-        pipe.xadd("refunds", {"order": order_id, "cents": cents, "reason": reason, "kind": "returned_payment", "at": minutes_now()})
-        pipe.hincrby(checkout_key(order_id), "returned_cents", cents)
-        pipe.hincrby(checkout_key(order_id), "returned_payments", 1)
-        await pipe.execute()
-
-    async def _record_refund(self, order_id: str, cents: int, reason: str) -> None:
-        await self.r.xadd("refunds", {"order": order_id, "cents": cents, "reason": reason, "at": minutes_now()})
-        await self.r.hincrby(checkout_key(order_id), "refunded_cents", cents)
 
     async def load(self, order_id: str) -> dict[str, str]:
         raw = await self.r.hgetall(checkout_key(order_id))

@@ -113,16 +113,22 @@ return release(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
 """
 
 # KEYS: reservation, expiring, sold; ARGV: checkout id. The units stay sold.
-COMMIT = """
-if redis.call('HGET', KEYS[1], '_state') ~= 'reserved' then return 0 end
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-  local f, v = fields[i], fields[i + 1]
-  if string.sub(f, 1, 1) ~= '_' and string.sub(f, 1, 6) ~= 'limit:' then redis.call('HINCRBY', KEYS[3], f, tonumber(v)) end
+# The commit as a Lua function, so a larger script (``checkout.PAID``) runs the very same steps.
+COMMIT_FN = """
+local function commit_reservation(resv, expiring, sold, id)
+  if redis.call('HGET', resv, '_state') ~= 'reserved' then return 0 end
+  local fields = redis.call('HGETALL', resv)
+  for i = 1, #fields, 2 do
+    local f, v = fields[i], fields[i + 1]
+    if string.sub(f, 1, 1) ~= '_' and string.sub(f, 1, 6) ~= 'limit:' then redis.call('HINCRBY', sold, f, tonumber(v)) end
+  end
+  redis.call('HSET', resv, '_state', 'committed')
+  redis.call('ZREM', expiring, id)
+  return 1
 end
-redis.call('HSET', KEYS[1], '_state', 'committed')
-redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
+"""
+COMMIT = COMMIT_FN + """
+return commit_reservation(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
 """
 
 

@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse
 
 from api import orders as svc
 from api.deps import Admin, Caller, Config, Customer, Redis
-from api.idempotency import IDEMPOTENCY_KEY, IdempotencyError, claim_key, run_once
+from api.idempotency import IDEMPOTENCY_KEY, IdempotencyError, run_once
 from api.orders import dt
 from api.security import tracking_token
 from api.shop import promotions
-from api.shop.checkout import Shop
+from api.shop.checkout import EVENT_TTL_S, Shop, webhook_event_key
 from api.shop.models import CheckoutPlaced, CheckoutQuote, CheckoutRequest, Payment, SimulatedPayment
 from commerce.errors import CommerceError
 from commerce.payments import SIGNATURE_HEADER, PaymentIntent, SimulatedProvider, parse_webhook
@@ -147,7 +147,7 @@ async def place_once(shop: Shop, r: Any, cfg: Any, who: Any, body: CheckoutReque
         return 201, placed_out(record, body, cfg)
 
     async def work() -> tuple[int, Any]:
-        record = await shop.place(who, body, claim=claim_key(who.user, key) if key else None, answer=answer)
+        record = await shop.place(who, body, answer=answer)
         await svc.audit(r, who, "place_order", record["id"], total=record["total_cents"])
         return answer(record)
 
@@ -202,16 +202,22 @@ async def webhook(request: Request, r: Redis, cfg: Config,
         event = parse_webhook(body, signature, cfg.payment_secret, int(time.time()))
     except CommerceError as exc:
         raise HTTPException(400, {"code": exc.code, "detail": exc.detail}) from None
-    if not await r.set(f"webhook-event:{event.id}", 1, nx=True, ex=7 * 86400):
-        return {"event": event.id, "result": "duplicate"}
     shop = shop_of(request)
-    try:
-        result = await shop.paid(event.order_id, event.amount_cents) if event.succeeded else await shop.failed(event.order_id)
+    if event.succeeded:  # applied once per event in the same script that applies it (``Shop.paid``)
+        try:
+            result = await shop.paid(event.order_id, event.amount_cents, event.id)
+        except CommerceError as exc:
+            raise refuse(exc) from None
+        return {"event": event.id, "result": result}
+    if not await r.set(webhook_event_key(event.id), 1, nx=True, ex=EVENT_TTL_S):
+        return {"event": event.id, "result": "duplicate"}
+    try:  # a failed payment gives back what the checkout held (once: ``GIVE_BACK``); the sweeper does if this dies
+        result = await shop.failed(event.order_id)
     except CommerceError as exc:
-        await r.delete(f"webhook-event:{event.id}")
+        await r.delete(webhook_event_key(event.id))
         raise refuse(exc) from None
     except BaseException:
-        await r.delete(f"webhook-event:{event.id}")  # not applied: the provider's retry may apply it
+        await r.delete(webhook_event_key(event.id))  # not applied: the provider's retry may apply it
         raise
     return {"event": event.id, "result": result}
 
