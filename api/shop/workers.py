@@ -14,6 +14,7 @@ import time
 
 from actors import live_keys as K
 from actors.live_host import minutes_now
+from api.cancel import cancel_requested
 from api.shop.checkout import Shop
 from commerce.membership import points_earned
 
@@ -22,7 +23,7 @@ GROUP = "points"
 
 
 async def sweep_unpaid(shop: Shop, every_s: float = 5.0) -> None:
-    while True:
+    while not cancel_requested():
         try:
             released = await shop.expire(time.time())
             if released:
@@ -39,7 +40,7 @@ async def credit_points(shop: Shop, block_ms: int = 2000) -> None:
     with contextlib.suppress(Exception):  # BUSYGROUP: another worker made it
         await r.xgroup_create(K.DELIVERED, GROUP, id="0", mkstream=True)
     me = f"worker-{os.getpid()}"
-    while True:
+    while not cancel_requested():
         try:
             batches = await r.xreadgroup(GROUP, me, {K.DELIVERED: ">"}, count=100, block=block_ms)
             for _, entries in batches or []:
