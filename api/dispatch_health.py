@@ -3,7 +3,8 @@
 Two signals: each region's last completed tick (``live:{r}:beat``, written by its ``LiveHost``,
 whichever engine hosts it) and the engine process as its supervisor saw it (``engine:status``,
 ``api.engine_supervisor``). The ticks are the truth (a region that does not cycle does not
-dispatch); the supervisor's state says why, and is there at once when the engine dies.
+dispatch); the supervisor's state says why, and is there at once when the engine dies. While the
+engine runs, only a tick since it started counts: the last beats of the one before it are no news.
 """
 from __future__ import annotations
 
@@ -52,7 +53,9 @@ def judge(tags: list[str], beats: list[bytes | None], raw_engine: bytes | None, 
             why = f"dispatch engine not running since {_hms(raw.get('down_since') or raw['since'])} ({engine.last_exit}; "
             why += f"restart {engine.restarts}" + (f", next try at {_hms(raw['retry_at'])}" if raw.get("retry_at") else ", starting") + ")"
         return DispatchHealth(status="degraded", reason=f"{why}; {QUEUED}", last_cycle=cycles, engine=engine)
-    stale = [tag for tag, ms in last.items() if ms is None or now_ms - ms > stale_s * 1000]
+    # a region counts once it cycled in the running engine: beats of the engine before (killed a moment ago) do not
+    started = raw.get("since") if engine is not None else None
+    stale = [tag for tag, ms in last.items() if ms is None or now_ms - ms > stale_s * 1000 or (started is not None and ms < started)]
     if stale:
         seen = [last[t] for t in stale if last[t] is not None]
         since = f"since {_hms(min(seen))}" if seen else "yet"
