@@ -94,7 +94,16 @@ def main() -> int:
     stop, started = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # (a Ray driver's own handler replaces it)
     threading.Thread(target=_lifeline, args=(stop, started), name="lifeline", daemon=True).start()
-    return run(json.loads(line), control, stop, started)
+    code = run(json.loads(line), control, stop, started)
+    # not a return: the interpreter's shutdown would wait for the lifeline's lock on stdin (still in its read
+    # after a failed start or a SIGTERM) and abort the process, and the supervisor would see SIGABRT
+    logging.shutdown()
+    for stream in (control, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # the supervisor is gone
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -38,15 +38,16 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def describe_exit(code: int) -> str:
-    """An operator's words for a child's exit code."""
+def describe_exit(code: int, ran: bool = False) -> str:
+    """An operator's words for a child's exit code (``ran``: it had said it was ready)."""
     if code < 0:
         try:
             return f"killed by {signal.Signals(-code).name}"
         except ValueError:
             return f"killed by signal {-code}"
-    return {0: "stopped", EXIT_FAILED_START: "failed to start (exit code 1; see the log)",
-            EXIT_DOWN: "went down (exit code 3)"}.get(code, f"exit code {code}")
+    if code == EXIT_FAILED_START and not ran:
+        return "failed to start (exit code 1; see the log)"
+    return {0: "stopped", EXIT_DOWN: "went down (exit code 3)"}.get(code, f"exit code {code}")
 
 
 class EngineSupervisor:
@@ -67,6 +68,7 @@ class EngineSupervisor:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._why = ""  # the reason the running child gave for going down
+        self._unwritten = False  # the last state did not reach Redis
 
     @property
     def pid(self) -> int | None:
@@ -96,13 +98,13 @@ class EngineSupervisor:
             proc = self._spawn()
             if proc is None:
                 break
-            ran_s, code = self._watch(proc)
+            ran_s, code, ran = self._watch(proc)
             if self._stopping.is_set():
                 break
             if ran_s >= self.stable_s:
                 delay = self.first_delay_s
             self.restarts += 1
-            how = describe_exit(code) + (f": {self._why}" if self._why else "")
+            how = describe_exit(code, ran) + (f": {self._why}" if self._why else "")
             log.warning("dispatch engine (pid %d) %s after %.0f s; starting it again in %.1f s (restart %d). "
                         "The API keeps taking orders; they wait in Redis.", proc.pid, how, ran_s, delay, self.restarts)
             self._publish("down", pid=None, last_exit=how, retry_at=now_ms() + int(delay * 1000))
@@ -125,13 +127,14 @@ class EngineSupervisor:
             assert proc.stdin is not None
             proc.stdin.write(config_line(self.settings, self.redis_url, self.regions))
             proc.stdin.flush()  # and it stays open: the child's lifeline
-        except OSError as exc:  # it died at once; _watch sees its exit code
+        except (OSError, ValueError) as exc:  # it died at once, or stop() closed its stdin: _watch sees it end
             log.warning("dispatch engine (pid %d) did not take its settings: %s", proc.pid, exc)
         self._publish("starting", pid=proc.pid, retry_at=None)
         return proc
 
-    def _watch(self, proc: subprocess.Popen[bytes]) -> tuple[float, int]:
-        """Wait for the child to exit, marking it running when it says ``ready``; (seconds it ran, exit code)."""
+    def _watch(self, proc: subprocess.Popen[bytes]) -> tuple[float, int, bool]:
+        """Wait for the child to exit, marking it running when it says ``ready``; (seconds it ran, exit code,
+        whether it had been ready)."""
         started = time.monotonic()
         self._why = ""
         ready = threading.Event()
@@ -143,6 +146,8 @@ class EngineSupervisor:
             if ready.is_set() and not running:
                 running = True
                 self._publish("running", pid=proc.pid, retry_at=None)
+            if self._unwritten:  # Redis came back: /health must not go on with the state from before it left
+                self._write()
             self._remember(proc, family)
             self._wake.wait(1.0)
             self._wake.clear()
@@ -154,7 +159,7 @@ class EngineSupervisor:
                     pipe.close()
             except OSError:
                 pass
-        return time.monotonic() - started, int(proc.returncode)
+        return time.monotonic() - started, int(proc.returncode), ready.is_set()
 
     def _read_control(self, proc: subprocess.Popen[bytes], ready: threading.Event) -> None:
         assert proc.stdout is not None
@@ -228,7 +233,12 @@ class EngineSupervisor:
             self.state["down_since"] = None
         elif self.state["down_since"] is None:
             self.state["down_since"] = at
+        self._write()
+
+    def _write(self) -> None:
         try:
             self._r.set(K.ENGINE, json.dumps(self.state))
-        except RedisError as exc:  # Redis away too: /health says so on its own
+            self._unwritten = False
+        except RedisError as exc:  # Redis away too: /health says so on its own; written again once it is back
+            self._unwritten = True
             log.debug("engine status not written: %s", exc)
