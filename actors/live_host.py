@@ -241,6 +241,7 @@ class LiveHost:
                 except (KeyError, ValueError, TypeError, InvalidInput) as exc:
                     log.warning("live region %x: input %s ignored: %s", self.region, entry_id, exc)
         self._pending_stores = []
+        self.r.set(K.beat_key(self.region), int(time.time() * 1000))  # the region is alive: /health reads it
         return results
 
     def _lend_to_neighbours(self) -> None:

@@ -50,11 +50,17 @@ def load_key(region: int) -> str:
     return f"live:{{{region_tag(region)}}}:load"
 
 
+def beat_key(region: int) -> str:
+    """Wall time (epoch ms) of the region's last completed tick: ``/health`` calls a region stale from it."""
+    return f"live:{{{region_tag(region)}}}:beat"
+
+
 REGIONS = "live:regions"  # set of region tags served
 STORES = "live:stores"  # hash store id -> JSON
 AUDIT = "audit"  # stream of every state-changing action
 ORDER_COUNTER = "counter:orders"
 DELIVERED = "events:delivered"  # order ids as they are delivered: the shop credits points from it
+ENGINE = "engine:status"  # JSON: the dispatch engine process as its supervisor last saw it (api.engine_supervisor)
 
 
 def order_key(order_id: str) -> str:

@@ -1,7 +1,9 @@
 """Where the live region shards run: Ray actors (default) or threads of this process (``engine=local``).
 
 Either way each region is a ``LiveHost`` ticking every ``cycle_s`` seconds over its Redis stream;
-the local engine exists for tests and for a single-process demo without Ray.
+the local engine exists for tests and for a single-process demo without Ray. ``dispatch serve``
+runs either in a child process of its own (``api.engine_process``, watched by
+``api.engine_supervisor``), so that a Ray that dies takes that child down, never the API.
 """
 from __future__ import annotations
 
@@ -17,8 +19,15 @@ from dispatch.rules import ServiceRules
 log = logging.getLogger(__name__)
 
 
+class EngineDown(RuntimeError):
+    """The engine can no longer dispatch (its thread died, its Ray is gone): its process should exit and be restarted."""
+
+
 class Engine(Protocol):
     def start(self, regions: list[int]) -> None: ...
+
+    def check(self) -> None:
+        """Raise ``EngineDown`` when the engine cannot dispatch any more."""
 
     def close(self) -> None: ...
 
@@ -70,6 +79,10 @@ class LocalEngine:
             self.tick()
             self._stop.wait(max(0.0, self.cycle_s - (time.monotonic() - started)))
 
+    def check(self) -> None:
+        if self._thread is not None and not self._thread.is_alive() and not self._stop.is_set():
+            raise EngineDown("the live-engine thread died")
+
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -78,23 +91,76 @@ class LocalEngine:
 
 
 class RayEngine:
+    """The region actors on Ray: a local Ray started here (``ray.init()``) or the cluster at ``ray_address``."""
+
+    PROBE_TIMEOUT_S = 15.0  # an actor in a long ortools tick answers its status late, not never
+    PROBE_FAILURES = 3  # in a row before the engine gives up on this Ray
+
     def __init__(self, redis_url: str, spec: LiveSpec, cycle_s: float, snapshot_every: int, ray_address: str | None) -> None:
         from actors.live_runtime import LiveRuntime
 
         self.ray_address = ray_address
         self.runtime = LiveRuntime(redis_url, spec, cycle_s, snapshot_every)
+        self.failures = 0
+        self.head: list[tuple[str, Any]] = []  # (name, process) of the gcs_server and raylet of a Ray started here
 
     def start(self, regions: list[int]) -> None:
         from actors.ray_setup import init_ray
 
         init_ray(self.ray_address)
+        self.head = local_ray_head()
         self.runtime.start(regions)
 
     def statuses(self) -> dict[str, Any]:
         return self.runtime.statuses()
 
+    def check(self) -> None:
+        """Ask every region actor for its status; a Ray whose actors stop answering is gone (killed, or its
+        head lost), and waiting for Ray's own 60 s GCS timeout would keep dispatch away for nothing."""
+        import psutil
+
+        for name, proc in self.head:  # a local Ray killed from outside: known at once, not after timeouts
+            try:
+                alive = proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                alive = False
+            if not alive:
+                raise EngineDown(f"the local Ray's {name} (pid {proc.pid}) is gone")
+        try:
+            self.runtime.statuses(timeout_s=self.PROBE_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - GetTimeoutError, ActorDiedError, RaySystemError...
+            self.failures += 1
+            log.warning("live regions did not answer (%d/%d): %s", self.failures, self.PROBE_FAILURES, exc)
+            if self.failures >= self.PROBE_FAILURES:
+                raise EngineDown(f"Ray's region actors did not answer {self.failures} times in a row: {exc}") from exc
+        else:
+            self.failures = 0
+
     def close(self) -> None:
-        self.runtime.close()
+        """Stop the actors, then disconnect from Ray (which stops a local Ray this process started)."""
+        from actors.ray_setup import shutdown_ray
+
+        try:
+            self.runtime.close()
+        finally:
+            shutdown_ray()
+
+
+def local_ray_head() -> list[tuple[str, Any]]:
+    """(name, process) of the gcs_server and raylet of a Ray this process started (none when it joined a cluster)."""
+    import psutil
+
+    out = []
+    try:
+        for proc in psutil.Process().children():
+            try:
+                if proc.name() in ("gcs_server", "raylet"):
+                    out.append((proc.name(), proc))
+            except psutil.Error:
+                continue
+    except psutil.Error:
+        pass
+    return out
 
 
 def make_engine(settings: Settings, redis_url: str) -> LocalEngine | RayEngine:

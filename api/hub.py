@@ -16,6 +16,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketState
 
 from actors import live_keys as K
+from api.cancel import cancel_requested
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
@@ -180,7 +181,7 @@ class Hub:
 
     async def _read(self) -> None:
         lost = False
-        while True:
+        while not cancel_requested():  # a cancellation a Redis call swallowed ends it too
             try:
                 msg = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if lost:

@@ -167,3 +167,34 @@ class ErrorDetail(BaseModel):
     invalid field; for a shop or after-sales refusal, ``{"code", "detail"}``."""
 
     detail: str | list[str] | Refusal
+
+
+class EngineState(BaseModel):
+    """The dispatch engine's process as ``dispatch serve``'s supervisor last saw it (``api.engine_supervisor``)."""
+
+    state: Literal["starting", "running", "down", "stopped"]
+    since: datetime
+    down_since: datetime | None = Field(None, description="since when dispatch has been away; null while running")
+    pid: int | None = None
+    restarts: int = 0
+    last_exit: str | None = Field(None, description="how the last engine process ended, in words")
+    retry_at: datetime | None = Field(None, description="when the next engine process starts")
+    engine: str = ""
+
+
+class DispatchHealth(BaseModel):
+    status: Literal["ok", "degraded"]
+    reason: str | None = Field(None, description="why dispatch is degraded, and what happens to orders meanwhile")
+    last_cycle: dict[str, datetime | None] = Field(description="each region's last dispatch cycle (null: none yet)")
+    engine: EngineState | None = Field(None, description="null when no supervisor reported (the engine runs elsewhere)")
+
+
+class Health(BaseModel):
+    """``GET /health``: 200 when Redis answers and every region cycles; 503 with this body when dispatch is degraded
+    (``detail`` says why). Orders are still taken then: they wait in Redis for dispatch to return."""
+
+    ok: bool
+    redis: bool
+    regions: list[str]
+    dispatch: DispatchHealth
+    detail: str | None = None

@@ -2,8 +2,9 @@
 
 FastAPI documents FastAPI's own ``HTTPValidationError`` for 422, which this service never sends (its
 handler in ``api.app`` answers ``{"detail": ["body.x: msg", ...]}``), and nothing else. ``document_errors``
-rewrites the generated document once: every error response gets the ``ErrorDetail`` body, and the
-statuses the routes and their dependencies can raise are declared by rule (below) plus per operation.
+rewrites the generated document once: every error response gets the ``ErrorDetail`` body (unless the
+route declared a body of its own), and the statuses the routes and their dependencies can raise are
+declared by rule (below) plus per operation.
 """
 from __future__ import annotations
 
@@ -56,6 +57,12 @@ def statuses(method: str, path: str, op: dict[str, Any]) -> set[int]:
     return out
 
 
+def declared(response: dict[str, Any]) -> bool:
+    """A route that declared its own error body (``/health``'s 503 is a ``Health`` or the storage ``ErrorDetail``) keeps it."""
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return bool(schema) and schema.get("$ref", "").rsplit("/", 1)[-1] not in ("HTTPValidationError", "ErrorDetail")
+
+
 def document_errors(app: FastAPI) -> None:
     generate = app.openapi
     done: list[dict[str, Any]] = []
@@ -78,7 +85,8 @@ def document_errors(app: FastAPI) -> None:
                     responses.setdefault(str(status), {"description": REASONS[status]})
                 for status, response in responses.items():
                     if status[0] in "45":
-                        response["content"] = content
+                        if not declared(response):
+                            response["content"] = content
                         if response.get("description") in (None, "", "Validation Error"):
                             response["description"] = REASONS.get(int(status), "error")
         done.append(doc)

@@ -1,4 +1,10 @@
-"""``dispatch serve``: Redis (embedded unless ``REDIS_URL``), the city, the live regions, then uvicorn."""
+"""``dispatch serve``: Redis (embedded unless ``REDIS_URL``), the city, the dispatch engine, then uvicorn.
+
+The engine (the Ray driver, or the local engine's threads) runs in a child process watched by
+``EngineSupervisor``, not here: a Ray that dies takes its driver's process with it, and this process
+is the uvicorn supervisor, whose end would close the API. However ``serve`` ends (SIGTERM, SIGINT,
+a fatal error) it stops the engine, then the embedded Redis it started.
+"""
 from __future__ import annotations
 
 import logging
@@ -9,7 +15,7 @@ import redis
 
 from actors import live_keys as K
 from api.city import load_city, seed_city
-from api.engine import make_engine
+from api.engine_supervisor import EngineSupervisor
 from api.redis_server import EmbeddedRedis
 from api.settings import Settings
 from api.shop.catalog_store import seed_stock
@@ -33,6 +39,10 @@ def prepare(settings: Settings) -> tuple[str, EmbeddedRedis | None, list[int]]:
         seed_stock(client)
         seed_promotions(client)
         regions = sorted({int(t, 16) for t in client.smembers(K.REGIONS)})
+    except BaseException:
+        if embedded is not None:  # a city that does not load leaves no Redis behind
+            embedded.stop()
+        raise
     finally:
         client.close()
     return url, embedded, regions
@@ -48,14 +58,22 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
     # uvicorn re-raises SIGTERM after its shutdown; a handler that exits lets the finally below stop Redis
     signal.signal(signal.SIGTERM, _exit_on_term)
     url, embedded, regions = prepare(settings)
-    os.environ["REDIS_URL"] = url  # the uvicorn workers read their Settings from the environment
-    engine = make_engine(settings, url)
+    supervisor: EngineSupervisor | None = None
     try:
-        engine.start(regions)
-        log.info("serving %d regions on http://%s:%d (redis %s, engine %s)", len(regions), host, port, url, settings.engine)
+        os.environ["REDIS_URL"] = url  # the uvicorn workers and the engine read their Settings from the environment
+        supervisor = EngineSupervisor(settings, url, regions)
+        supervisor.start()
+        log.info("serving %d regions on http://%s:%d (redis %s, engine %s in a supervised process)", len(regions), host, port,
+                 url, settings.engine)
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                     ws_max_size=WS_MAX_BYTES, log_level=log_level, lifespan="on")
     finally:
-        engine.close()
-        if embedded is not None:
-            embedded.stop()
+        # a second Ctrl-C or SIGTERM must not cut the clean-up short and leave the engine or Redis running
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            if supervisor is not None:
+                supervisor.stop()
+        finally:
+            if embedded is not None:
+                embedded.stop()

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     policy: str = Field("ortools", description="dispatch policy (greedy or ortools); ortools offers a trip when its courier must leave")
     cycle_s: float = Field(2.0, gt=0, le=60, description="seconds between dispatch cycles of a region")
     snapshot_every: int = Field(30, ge=1, description="cycles between shard snapshots")
+    health_stale_s: float = Field(15.0, gt=0, description="a region that has not cycled for this long (at least 3 cycles) "
+                                                           "makes GET /health answer 503 degraded")
     offer_timeout_s: float = Field(30.0, gt=0, description="a courier who does not answer an offer in this time loses it")
     reposition: bool = Field(False, description="suggest moves toward forecast demand to idle couriers (a forecast learned from simulated days of the city's scenario)")
     utc_offset_hours: float = Field(8.0, ge=-12, le=14, description="the city's offset from UTC: its scenario's times are local, the live clock is UTC (the demo city is Shanghai, +8)")

@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from actors import live_keys as K
-from api.deps import Planner, Redis
-from api.models import ZoneStats
+from api.deps import Config, Planner, Redis
+from api.dispatch_health import dispatch_health
+from api.models import ErrorDetail, Health, ZoneStats
 
 router = APIRouter(tags=["ops"])
 
@@ -26,9 +28,16 @@ async def zones(r: Redis, who: Planner) -> list[ZoneStats]:
     return out
 
 
-@router.get("/health", operation_id="health")
-async def health(r: Redis) -> dict[str, object]:
-    """Redis answers, and when each region's dispatcher last cycled."""
+@router.get("/health", operation_id="health", response_model=Health,
+            responses={503: {"model": Health | ErrorDetail, "description": "dispatch is degraded (the reason is in `detail`; orders are "
+                                                             "still taken), or Redis is unavailable"}})
+async def health(r: Redis, settings: Config) -> Health | JSONResponse:
+    """Redis answers, and every region's dispatcher cycles. 503 when not, with the reason: for a load balancer
+    or an operator. Redis down is the usual storage 503."""
     await r.ping()
-    regions = sorted(t.decode() for t in await r.smembers(K.REGIONS))
-    return {"ok": True, "redis": True, "regions": regions}
+    dispatch = await dispatch_health(r, max(settings.health_stale_s, 3 * settings.cycle_s))
+    body = Health(ok=dispatch.status == "ok", redis=True, regions=sorted(dispatch.last_cycle), dispatch=dispatch,
+                  detail=dispatch.reason)
+    if not body.ok:
+        return JSONResponse(body.model_dump(mode="json"), status_code=503, headers={"Retry-After": "5"})
+    return body

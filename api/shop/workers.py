@@ -18,6 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from actors import live_keys as K
 from actors.live_host import minutes_now
+from api.cancel import cancel_requested
 from api.shop.checkout import Shop
 from commerce.errors import CommerceError
 from commerce.membership import points_earned
@@ -27,7 +28,7 @@ GROUP = "points"
 
 
 async def sweep_unpaid(shop: Shop, every_s: float = 5.0) -> None:
-    while True:
+    while not cancel_requested():
         try:
             released = await shop.expire(time.time())
             if released:
@@ -54,7 +55,7 @@ async def credit_points(shop: Shop, block_ms: int = 2000, claim_idle_ms: int = 3
         await r.xgroup_create(K.DELIVERED, GROUP, id="0", mkstream=True)
     me = f"worker-{os.getpid()}"
     backlog, claimed_at = True, 0.0
-    while True:
+    while not cancel_requested():
         try:
             if backlog and time.monotonic() - claimed_at >= claim_every_s:
                 await r.xautoclaim(K.DELIVERED, GROUP, me, claim_idle_ms, "0-0", count=100, justid=True)

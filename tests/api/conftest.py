@@ -3,13 +3,15 @@
 ``live`` flushes Redis, loads the demo city with demo accounts (password ``demo``), starts the
 region shards in this process (``LocalEngine``, a fast cycle) and uvicorn on a free port in a
 thread. It yields a ``Live`` with the base URL and helpers; everything stops after the test.
+``start_live(..., supervise=...)`` runs the shards as ``dispatch serve`` does instead: in a child
+process watched by an ``EngineSupervisor``.
 """
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +46,7 @@ class Live:
     base: str
     ws: str
     settings: Settings
-    engine: LocalEngine
+    engine: Any  # the LocalEngine, or the EngineSupervisor of the engine's process
     redis: redis.Redis
     regions: list[int]
 
@@ -70,15 +72,23 @@ class Live:
         raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def start_live(redis_url: str, log_level: str = "warning", **overrides: Any) -> tuple[Live, Any]:
+def start_live(redis_url: str, log_level: str = "warning", supervise: Callable[[Settings, str, list[int]], Any] | None = None,
+               **overrides: Any) -> tuple[Live, Any]:
+    """``supervise(settings, url, regions)``: an ``EngineSupervisor`` (not started) to run the shards in a child process."""
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     # greedy offers at once (ortools, the serve default, waits until a courier must leave: slow for tests)
     chosen: dict[str, Any] = {"engine": "local", "cycle_s": 0.2, "demo_couriers": 20, "offer_timeout_s": 5.0, "policy": "greedy"}
     settings = Settings(redis_url=redis_url, **{**chosen, **overrides})
     url, _, regions = prepare(settings)
-    engine = LocalEngine(url, live_spec(settings), settings.cycle_s, settings.snapshot_every)
-    engine.start(regions)
+    if supervise is None:
+        engine: Any = LocalEngine(url, live_spec(settings), settings.cycle_s, settings.snapshot_every)
+        engine.start(regions)
+        close_engine = engine.close
+    else:
+        engine = supervise(settings, url, regions)
+        engine.start()
+        close_engine = engine.stop
     import uvicorn
 
     port = free_port()
@@ -95,7 +105,7 @@ def start_live(redis_url: str, log_level: str = "warning", **overrides: Any) -> 
     def stop() -> None:
         server.should_exit = True
         thread.join(timeout=10)
-        engine.close()
+        close_engine()
         client.close()
 
     return live, stop
