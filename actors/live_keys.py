@@ -77,6 +77,12 @@ def stream(kind: str, ident: str) -> tuple[str, str, str]:
     return f"seq:{kind}:{ident}", f"frames:{kind}:{ident}", channel
 
 
+def frames_key_of_channel(channel: str) -> str | None:
+    """The durable frames stream a pub/sub channel carries (``stream`` the other way round), or None."""
+    seq = seq_key_of_channel(channel)
+    return "frames:" + seq.removeprefix("seq:") if seq else None
+
+
 def seq_key_of_channel(channel: str) -> str | None:
     """The seq counter of the stream a pub/sub channel carries (``stream`` the other way round), or None."""
     if channel == "ops":

@@ -837,14 +837,26 @@ class Fleet:
         await self.stop()
 
     # -- helpers the couriers share ------------------------------------------------------------
-    async def read_order(self, order_id: str) -> dict[str, Any] | None:
-        """The order as an admin sees it (with the PIN)."""
-        try:
-            reply = await self.api.call("admin", "GET", f"/orders/{order_id}")
-        except (httpx.HTTPError, FleetError) as exc:
-            self.note_error(f"reading order {order_id}: {exc}")
-            return None
-        return reply.json() if reply.status_code == 200 else None
+    async def read_order(self, order_id: str, patience_s: float = 60.0) -> dict[str, Any] | None:
+        """The order as an admin sees it (with the PIN); None when the service says there is none to see (4xx).
+
+        The customer at the door waits: a service that is briefly unavailable (a 5xx, a dropped connection) is asked
+        again for ``patience_s``. Before, one failed read left the food in the bag for good (bench/chaos.py)."""
+        deadline, pause = time.monotonic() + patience_s, 0.2
+        while True:
+            try:
+                reply = await self.api.call("admin", "GET", f"/orders/{order_id}")
+                if reply.status_code < 500:
+                    return reply.json() if reply.status_code == 200 else None
+                why = f"HTTP {reply.status_code}"
+            except (httpx.HTTPError, FleetError) as exc:
+                why = str(exc) or type(exc).__name__
+            if time.monotonic() + pause > deadline:
+                self.note_error(f"reading order {order_id}: {why}; gave up after {patience_s:.0f} s")
+                return None
+            log.info("reading order %s: %s; asking again", order_id, why)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 3.0)
 
     def note_error(self, message: str) -> None:
         log.warning("%s", message)
