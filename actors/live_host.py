@@ -162,7 +162,14 @@ class LiveHost:
         self._lent_at: dict[int, int] = {}  # region -> its load's step when this one last lent to it
         self.lent = 0
         self._sent: deque[tuple[int, Outgoing]] = deque(maxlen=1000)  # what recent steps sent to other regions
-        found = redis.hgetall(K.snapshot_key(region))
+        self.stale = False  # a step was applied but the tick failed before it was published and its cursor kept
+        self.reloads = 0
+        self._load()
+
+    def _load(self) -> None:
+        """The shard and its cursor from the last snapshot (or a new shard), as a restarted actor finds them."""
+        region = self.region
+        found = self.r.hgetall(K.snapshot_key(region))
         if found:
             state = pickle.loads(found[b"blob"])
             if state.get("version") != _SNAPSHOT_VERSION or state.get("region") != region:
@@ -173,10 +180,22 @@ class LiveHost:
             self._pending_stores: list[Store] = []
             log.info("live region %x: restored at step %d, cursor %s", region, self.shard.step_no, self.cursor)
         else:
-            self.shard = spec.build(region)
+            self.shard = self.spec.build(region)
             self.cursor = "0-0"
             self._pending_stores = self._stores_of_region()
         self._served()
+
+    def _reload(self) -> None:
+        """After a tick that failed between applying a step and publishing it (Redis went away mid-step), the shard
+        in memory is ahead of its cursor: reading the same inputs again would apply them twice (a report judged
+        already gets only a repeated verdict, and what the first application said is never published). So the
+        host starts over as a restarted actor does: the last snapshot, then the stream from its cursor, replaying
+        silently what Redis says was published and publishing the rest."""
+        log.warning("live region %x: a tick failed mid-step at step %d; reloading from the snapshot", self.region, self.shard.step_no)
+        self._load()
+        self.published = -1  # what was published is what Redis says (``emitted``): this shard is behind it now
+        self.stale = False
+        self.reloads += 1
 
     def _served(self) -> None:
         """Every region of the city (the live regions set): where a courier may be handed over to."""
@@ -194,7 +213,15 @@ class LiveHost:
 
     # -- the tick ----------------------------------------------------------------------------
     def tick(self, now: float | None = None) -> list[StepResult]:
-        """Mark a tick at ``now`` (wall minutes) and apply every step up to it; see the module docstring."""
+        """Mark a tick at ``now`` (wall minutes) and apply every step up to it; see the module docstring.
+
+        A tick that fails after applying a step and before keeping its cursor leaves the host ``stale``: the
+        next tick reloads it first (``_reload``)."""
+        if self.stale:
+            self._reload()
+        return self._tick(now)
+
+    def _tick(self, now: float | None) -> list[StepResult]:
         now = minutes_now() if now is None else now
         now = max(now, self.shard.now)
         self._lend_to_neighbours()
@@ -214,7 +241,10 @@ class LiveHost:
             if kind == b"tick":
                 batch.now = max(float(f[b"t"]), self.shard.now)
                 step_no = self.shard.step_no + 1
-                recorded = decided.get(step_no, []) if step_no <= emitted else None
+                # what was decided for this step before, if anything: published (up to ``emitted``), or perhaps heard
+                # by a phone in the moment before Redis went away; a step after them with none decides anew
+                recorded = decided.get(step_no, [] if step_no <= emitted else None)
+                self.stale = True  # until the step is published and its cursor kept
                 result = self._step(batch, recorded)
                 outgoing = self.shard.take_outbox()
                 if step_no <= emitted:
@@ -224,6 +254,7 @@ class LiveHost:
                 self.last = result
                 results.append(result)
                 self.cursor = entry_id.decode()
+                self.stale = False
                 if self.shard.step_no % self.snapshot_every == 0:
                     self.save()
                 batch = StepInput(now=batch.now)

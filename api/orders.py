@@ -31,16 +31,6 @@ _travel = HaversineTravel()
 
 SLOT_TTL_S = 8 * 86400  # a slot's counter outlives its day
 SLOT_FULL = "that slot is full; choose another from POST /quote"
-# Take one unit of a slot's capacity, or fail: KEYS[1] counter, ARGV[1] capacity, ARGV[2] ttl seconds.
-TAKE_SLOT = """
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n >= tonumber(ARGV[1]) then return -1 end
-n = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return n
-"""
-
-
 class OrderError(Exception):
     """A refusal with its HTTP status and reason."""
 
@@ -126,10 +116,11 @@ class DeliveryPlan:
 
 
 async def plan_delivery(r: Any, cfg: Settings, store_id: str, dropoff: Point, mode: str,
-                        slot_start: datetime | None, deliver_at: datetime | None, book: bool = True) -> DeliveryPlan:
-    """Check the door and the mode's time and book the slot of a scheduled order (``release_slot`` gives it back).
+                        slot_start: datetime | None, deliver_at: datetime | None) -> DeliveryPlan:
+    """Check the door and the mode's time, and name the slot of a scheduled order (``plan.slot``).
 
-    ``book=False`` only names the slot (``plan.slot``): the caller takes it in its own script (the shop's ``PLACE``)."""
+    The slot is not taken here: the script that writes the order takes it in the same step (``ENQUEUE``, the shop's
+    ``PLACE``), so that a request that fails between the two neither holds a unit for no order nor, retried, takes two."""
     store = await store_of(r, store_id)
     here, door = Location(store["lat"], store["lng"]), Location(dropoff.lat, dropoff.lng)
     distance = haversine_m(here, door)
@@ -162,16 +153,7 @@ async def plan_delivery(r: Any, cfg: Settings, store_id: str, dropoff: Point, mo
             window = timed_window(now, at)
     except InvalidInput as exc:
         raise OrderError(422, str(exc)) from None
-    if slot is not None and book:
-        took = await r.eval(TAKE_SLOT, 1, slot, cfg.slot_capacity, SLOT_TTL_S)
-        if took < 0:
-            raise OrderError(409, SLOT_FULL)
     return DeliveryPlan(store, door, distance, mode, window, slot, now)
-
-
-async def release_slot(r: Any, slot: str | None) -> None:
-    if slot:
-        await r.decr(slot)
 
 
 async def new_order_id(r: Any) -> str:
@@ -189,16 +171,23 @@ local function enqueue(order, customer_index, store_index, stream, score, id, pa
 end
 """
 
-# KEYS: order hash, customer index, store index, region stream, idempotency claim (the order hash when none).
-# ARGV: claim owner ('' none), score, order id, payload JSON, answer status, answer body, answer ttl, then the record as
-# field, value, ... One step: the order is written and queued, and with a claim only while the request still holds it,
-# its answer stored with it (``api.idempotency``): a retry after any failure gets this order, never a second one.
-# Returns 1 written; 0 the claim was lost (another request of the same key took over); 2 the order id exists already.
+# KEYS: order hash, customer index, store index, region stream, idempotency claim (the order hash when none), the slot's
+# counter (the order hash when none). ARGV: claim owner ('' none), score, order id, payload JSON, answer status, answer body,
+# answer ttl, slot capacity ('' no slot), slot ttl, then the record as field, value, ... One step: a unit of the slot
+# taken, the order written and queued, and with a claim only while the request still holds it, its answer stored with it
+# (``api.idempotency``): a retry after any failure gets this order, never a second one, and no slot is held for no order.
+# Returns 1 written; 0 the claim was lost (another request of the same key took over); 2 the order id exists already;
+# -1 the slot is full.
 ENQUEUE = CLAIM_HELD_FN + ENQUEUE_FN + """
 if ARGV[1] ~= '' and not claim_held(KEYS[5], ARGV[1]) then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 2 end
+if ARGV[8] ~= '' then
+  if tonumber(redis.call('GET', KEYS[6]) or '0') >= tonumber(ARGV[8]) then return -1 end
+  redis.call('INCR', KEYS[6])
+  redis.call('EXPIRE', KEYS[6], ARGV[9])
+end
 local record = {}
-for i = 8, #ARGV do record[#record + 1] = ARGV[i] end
+for i = 10, #ARGV do record[#record + 1] = ARGV[i] end
 enqueue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[4], record)
 if ARGV[1] ~= '' then
   redis.call('HSET', KEYS[5], 'status', ARGV[5], 'body', ARGV[6])
@@ -246,9 +235,12 @@ async def enqueue_order(r: Any, cfg: Settings, who: Principal, plan: DeliveryPla
     record, payload = order_entry(cfg, who, plan, order_id, size=size, fee=fee, note=note, extra=extra)
     claim = current_claim() if answer else None
     status, body = answer(record) if claim and answer else (0, None)
-    keys = [*enqueue_keys(who, record), claim.name if claim else K.order_key(order_id)]
+    here = K.order_key(order_id)
+    keys = [*enqueue_keys(who, record), claim.name if claim else here, plan.slot or here]
     done = await r.eval(ENQUEUE, len(keys), *keys, claim.owner if claim else "", record["placed_at"], order_id, json.dumps(payload),
-                        *store_answer(status, body), *flat(record))
+                        *store_answer(status, body), cfg.slot_capacity if plan.slot else "", SLOT_TTL_S, *flat(record))
+    if int(done) == -1:
+        raise OrderError(409, SLOT_FULL)
     if int(done) == 0:
         raise IdempotencyError(409, LOST)
     if int(done) == 2:  # an order id is taken once (INCR): an order already under it is not this request's

@@ -48,7 +48,8 @@ Exit status: 0 when nothing was lost, stuck or duplicated, every delivery checke
 was stranded, the shop's money and stock add up and no client saw an outage over 5 s; 1 otherwise; 2 bad arguments or the
 service did not start; 130 interrupted. Everything started is stopped either way.
 
-    python bench/chaos.py                       # 300 orders, 10 couriers, 2 workers
+    python bench/chaos.py                       # 300 orders at 2/s, 48 couriers, 2 workers
+    python bench/chaos.py --orders 10000        # 33 orders/s for 300 s, 800 couriers
     python bench/chaos.py --orders 100 --rate 2
     python bench/chaos.py --orders 100 --no-faults   # the baseline: the same run without faults
 """
@@ -59,6 +60,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import platform
 import random
@@ -84,6 +86,11 @@ import psutil  # noqa: E402
 from bench._common import REPO, free_port, on_sigterm_exit, summarize_ms, write_json  # noqa: E402
 
 ROUND_S = 100.0  # by default, one round of every fault per this many seconds of placing
+PLACING_S = 300.0  # by default the placing phase lasts at most this long (--rate)
+# Couriers per order a second (--couriers): a courier at --speedup 30 spends about 22 s of wall time
+# an order (650 couriers carried 29.3 orders/s with --prep-minutes 0.2, no faults); the rest is
+# headroom for the backlog each fault leaves.
+COURIER_S_PER_ORDER = 24.0
 FAULTS = ("worker-kill", "actor-kill", "redis-crash", "courier-drop", "redis-pause", "client-kill")
 DONE = {"delivered"}
 log = logging.getLogger("bench.chaos")
@@ -884,13 +891,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--orders", type=int, default=300, help="orders to place (default 300)")
-    ap.add_argument("--rate", type=float, default=2.0, help="orders per second, steady (default 2); the run lasts orders/rate s plus the drain")
+    ap.add_argument("--rate", type=float, default=None,
+                    help=f"orders per second, steady (default: orders/{PLACING_S:.0f}, at least 2, so placing lasts at most "
+                         f"{PLACING_S:.0f} s); the run lasts orders/rate s plus the drain")
     ap.add_argument("--shop-share", type=float, default=0.3, help="share of orders placed through the shop checkout (default 0.3)")
-    ap.add_argument("--couriers", type=int, default=10, help="simulated couriers (default 10)")
+    ap.add_argument("--couriers", type=int, default=None,
+                    help=f"simulated couriers (default: {COURIER_S_PER_ORDER:.0f} per order a second of --rate, at least 10: "
+                         "a fleet that carries the load, so that what is measured is the faults, not a backlog)")
     ap.add_argument("--speedup", type=float, default=30.0, help="couriers ride this many times faster than 18 km/h (default 30)")
     ap.add_argument("--workers", type=int, default=2, help="uvicorn workers of dispatch serve (default 2)")
     ap.add_argument("--policy", default="greedy", help="POLICY of the service (default greedy: cheap on a laptop; ortools is the service default)")
-    ap.add_argument("--prep-minutes", type=float, default=0.5, help="PREP_MINUTES of the service (default 0.5)")
+    ap.add_argument("--prep-minutes", type=float, default=0.2, help="PREP_MINUTES of the service (default 0.2)")
     ap.add_argument("--cycle-s", type=float, default=1.0, help="CYCLE_S of the service (default 1)")
     ap.add_argument("--offer-timeout-s", type=float, default=10.0, help="OFFER_TIMEOUT_S of the service (default 10)")
     ap.add_argument("--drain-timeout", type=float, default=300.0, help="at most this many s waiting for deliveries after the load (default 300)")
@@ -903,6 +914,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "chaos.json", help="JSON result (default bench/results/chaos.json)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (Redis data, service and fleet logs) and print it")
     args = ap.parse_args(argv)
+    if args.rate is None:
+        args.rate = max(2.0, args.orders / PLACING_S)
+    if args.couriers is None:
+        args.couriers = max(10, math.ceil(args.rate * COURIER_S_PER_ORDER))
     if args.rounds < 0:
         ap.error("--rounds must be 0 (one round per 100 s of placing) or more")
     if args.orders < 1 or args.rate <= 0 or args.couriers < 1 or args.workers < 1 or not 0 <= args.shop_share <= 1:

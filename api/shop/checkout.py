@@ -252,8 +252,7 @@ class Shop:
         at any point has placed the whole order or held nothing. With ``answer`` and the request's idempotency claim held
         (``api.idempotency.current_claim``) the script also stores ``answer(record)`` there, so a retry gets this order.
         """
-        plan = await svc.plan_delivery(self.r, self.cfg, body.store_id, body.dropoff, body.mode, body.slot_start, body.deliver_at,
-                                       book=False)
+        plan = await svc.plan_delivery(self.r, self.cfg, body.store_id, body.dropoff, body.mode, body.slot_start, body.deliver_at)
         quote, level = await self.price(who, body, plan.distance_m)
         order_id = await svc.new_order_id(self.r)
         flash = {f.sku: f for f in await promotions.flash_sales(self.r, body.store_id)}

@@ -160,6 +160,49 @@ def test_an_order_killed_at_any_point_is_placed_once_by_the_retry(quiet) -> None
     assert any(not m for _, k, m in outcomes if k) and any(m for _, k, m in outcomes if k)
 
 
+def test_a_scheduled_order_killed_at_any_point_holds_its_slot_once_or_not_at_all(quiet) -> None:
+    # before: the slot was taken in a round trip of its own, so a worker killed after it held a unit for no order,
+    # and the client's retry took a second one
+    live = quiet
+    start = httpx.post(f"{live.base}/quote", json={**order_body(live), "mode": "scheduled"}, headers=live.headers("alice")).json()["slots"][2]["start"]
+    body = OrderCreate(**order_body(live), mode="scheduled", slot_start=start)
+    before = set(alices_orders(live))
+    runs: list[int] = []
+
+    async def place(client: aioredis.Redis, key: str) -> tuple[int, object]:
+        async def work() -> tuple[int, object]:
+            record = await svc.create_order(client, live.settings, ALICE, body, answer=lambda rec: (201, {"id": rec["id"]}))
+            return 201, {"id": record["id"]}
+
+        return await run_once(client, "alice", key, body.model_dump(mode="json"), work)
+
+    async def healthy(key: str) -> tuple[int, object]:
+        client = aioredis.Redis.from_url(live.settings.redis_url)
+        try:
+            return await place(client, key)
+        finally:
+            await client.aclose()
+
+    def orders_and_units() -> tuple[list[str], int]:
+        mine = [o for o in alices_orders(live) if o not in before]
+        slots = {live.redis.hget(K.order_key(o), "slot").decode() for o in mine}
+        assert len(slots) <= 1, slots
+        return mine, sum(int(live.redis.get(k) or 0) for k in slots)
+
+    def after(n: int, killed: bool) -> None:
+        mine, units = orders_and_units()
+        # a unit of the slot for each order written, none for none; the run not killed writes its order
+        assert units == len(mine) and len(mine) - len(runs) in ((0, 1) if killed else (1,)), (n, units, mine)
+        free_stale_claim(live, "alice", f"slot-{n}")
+        status, out = asyncio.run(healthy(f"slot-{n}"))
+        mine, units = orders_and_units()
+        assert status == 201 and out["id"] in mine and units == len(mine) == len(runs) + 1, (n, units, mine)
+        runs.append(n)
+
+    trips = at_every_crash_point(live, lambda client: place(client, f"slot-{len(runs)}"), after)
+    assert trips >= 3 and len(runs) == trips + 1
+
+
 def test_a_payment_killed_at_any_point_is_applied_whole_or_not_and_the_retry_dispatches_once(quiet) -> None:
     live = quiet
     alice = as_demo(live, "alice")

@@ -175,6 +175,19 @@ def test_taken_courier_makes_the_order_look_again_further_out() -> None:
     assert decide(world([s], [near, far], orders)) == {"o0": "c_near", "o1": "c_far"}
 
 
+def test_an_order_that_has_waited_long_goes_before_a_newer_nearer_one() -> None:
+    # one courier at the near store; o_old's food at the far store (1600 m: 5 min away) has been
+    # ready for 12 minutes, o_new's next to the courier for 1. Nearest-first alone gives the courier
+    # to o_new every time one frees up, and o_old starves while new orders keep coming.
+    near, far = store("s_near", 0, 0), store("s_far", 1600, 0)
+    shard = world([near, far], [courier("c1", 0, 0)], [order("o_old", "s_far", 0, 0), order("o_new", "s_near", 11, 11)], now=12)
+    assert decide(shard, now=12, age_weight=1) == {"o_old": "c1"}  # 12 + 5 + 2 - 12 = 7 beats 12 + 0 + 2 - 1 = 13
+    assert decide(shard, now=12) == {"o_new": "c1"}  # the default, nearest-first: 14 beats 19
+    # waiting is weighed, not absolute: with 3 minutes of waiting o_old (19 - 3 = 16) no longer beats o_new (13)
+    shard = world([near, far], [courier("c1", 0, 0)], [order("o_old", "s_far", 9, 9), order("o_new", "s_near", 11, 11)], now=12)
+    assert decide(shard, now=12, age_weight=1) == {"o_new": "c1"}
+
+
 class StubTravel:
     """Minutes by where the trip starts, so that ring distance and travel time disagree."""
 
@@ -214,7 +227,7 @@ def test_no_due_orders_or_no_couriers_gives_no_decisions() -> None:
 
 
 def test_bad_parameters_raise() -> None:
-    for kwargs in ({"release_lead": -1}, {"max_rings": -1}, {"window_lead": -1}):
+    for kwargs in ({"release_lead": -1}, {"max_rings": -1}, {"window_lead": -1}, {"age_weight": -1}):
         with pytest.raises(ValueError):
             GreedyPolicy(**kwargs)
 
