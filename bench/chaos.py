@@ -35,6 +35,9 @@ acknowledged order from outside, reading ``GET /orders/{id}`` as admin:
                 exactly one drop-off verdict for it
   accepted twice / delivered twice   two couriers' accept (drop-off) verdicts for one order
                 (seen in the courier apps' frames)
+  offered at once   an order offered to a courier while an earlier offer of it was still open or
+                taken (by the offers' and withdrawals' server times); an order offered again after
+                its offer was withdrawn (no answer in time, declined) is counted apart, and allowed
 For shop orders: every acknowledged payment is on a ``paid`` checkout, refunded_cents is 0 (this
 bench cancels nothing) and returned_cents is a whole number of extra payments (a payment retried
 after its answer was lost is returned to the payer, not kept); the stock of each SKU fell by
@@ -44,7 +47,8 @@ once (the customers' points ledgers, read from the bench's Redis).
 The table is printed, the worst outage, lines of the service's log that name stuck orders (and
 its error lines), and a JSON result (``--out``, default bench/results/chaos.json).
 
-Exit status: 0 when nothing was lost, stuck or duplicated, every delivery checked out, no request
+Exit status: 0 when nothing was lost, stuck or duplicated, no order was offered to two couriers at once
+or accepted or delivered by two, every delivery checked out, no request
 was stranded, the shop's money and stock add up and no client saw an outage over 5 s; 1 otherwise; 2 bad arguments or the
 service did not start; 130 interrupted. Everything started is stopped either way.
 
@@ -373,6 +377,8 @@ class Run:
         self.verdicts: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # order -> kind -> couriers
         self.verdict_count: Counter[tuple[str, str]] = Counter()
         self.offers: dict[str, set[str]] = defaultdict(set)
+        # order -> offer id -> [courier, offered at, withdrawn or declined at (None: open or taken)], in server ms
+        self.offer_spans: dict[str, dict[str, list[Any]]] = defaultdict(dict)
         self.fleet_errors: list[str] = []
         self.final: dict[str, dict[str, Any]] = {}
         self.delivered_now = 0
@@ -382,7 +388,7 @@ class Run:
         from api import fleet as F
 
         run = self
-        on_verdict, on_offer = F.SimCourier._on_verdict, F.SimCourier._on_offer
+        on_verdict, on_offer, on_withdrawn = F.SimCourier._on_verdict, F.SimCourier._on_offer, F.SimCourier._on_offer_withdrawn
 
         async def verdict(self: Any, data: dict[str, Any]) -> None:
             sent = self.sent.get(str(data.get("ref")))
@@ -394,13 +400,24 @@ class Run:
             await on_verdict(self, data)
 
         async def offer(self: Any, data: dict[str, Any]) -> None:
-            if str(data.get("offer", "")) not in self.offers_seen:
+            offer_id = str(data.get("offer", ""))
+            if offer_id not in self.offers_seen:
                 for o in data.get("orders", []):
                     run.offers[str(o)].add(self.name)
+                    run.offer_spans[str(o)].setdefault(offer_id, [self.name, data.get("at"), None])
             await on_offer(self, data)
+
+        async def withdrawn(self: Any, data: dict[str, Any]) -> None:  # declined ones too: reason "declined"
+            got = self.offers_seen.get(str(data.get("offer", "")))
+            for o in (got or {}).get("orders", []):
+                span = run.offer_spans[str(o)].get(str(data.get("offer")))
+                if span is not None and span[2] is None:
+                    span[2] = data.get("at")
+            await on_withdrawn(self, data)
 
         F.SimCourier._on_verdict = verdict  # type: ignore[method-assign]
         F.SimCourier._on_offer = offer  # type: ignore[method-assign]
+        F.SimCourier._on_offer_withdrawn = withdrawn  # type: ignore[method-assign]
 
     async def main(self, live: Any, render: Any) -> None:
         from api.fleet import Fleet
@@ -710,7 +727,14 @@ def account(run: Run) -> dict[str, Any]:
                 extra.append({"order": o["id"], "customer": who, "status": run.final.get(o["id"], {}).get("status")})
     accepted_twice = sorted(o for o, kinds in run.verdicts.items() if len(kinds["accept"]) > 1)
     delivered_twice = sorted(o for o, kinds in run.verdicts.items() if len(kinds["dropoff"]) > 1)
-    offered_again = sum(1 for o, who in run.offers.items() if len(who) > 1)
+    offered_again = sum(1 for o, who in run.offers.items() if len(who) > 1)  # again after a withdrawal: allowed
+    at_once = []  # an offer made while another offer of the same order was open or taken: a double dispatch
+    for o, spans in run.offer_spans.items():
+        ordered = sorted(spans.values(), key=lambda s: s[1] or 0)
+        for earlier, later in zip(ordered, ordered[1:]):
+            if earlier[2] is None or (later[1] or 0) < earlier[2]:
+                at_once.append({"order": o, "couriers": [earlier[0], later[0]]})
+                break
     # shop money and stock
     shop = [p for p in acked if p.kind == "shop"]
     money_bad = []
@@ -750,7 +774,7 @@ def account(run: Run) -> dict[str, Any]:
         "delivered_exactly_once": ok, "bad_delivery": bad_delivery, "lost": lost, "stuck": stuck, "stuck_by_status": dict(stuck_status),
         "duplicated_keys": dup_keys, "extra_orders": extra, "duplicated": len(dup_keys) + len(extra),
         "accepted_by_two_couriers": accepted_twice, "delivered_by_two_couriers": delivered_twice,
-        "orders_offered_to_more_than_one_courier": offered_again,
+        "orders_offered_to_more_than_one_courier": offered_again, "offered_to_two_couriers_at_once": at_once,
         "shop": {"paid_cents": paid_cents, "kept_cents": kept_cents, "refunded_cents": refunded_cents, "returned_cents": returned_cents,
                  "money_problems": money_bad, "stock_checked": len(run.stock_before), "stock_problems": stock_bad,
                  "points_checked": getattr(run, "points_checked", 0), "points_problems": getattr(run, "points_problems", [])},
@@ -842,7 +866,8 @@ def report(console: Any, res: dict[str, Any], run: Run) -> None:
         ("duplicated (key -> 2 ids, or unasked orders)", a["duplicated"]),
         ("accepted by two couriers", len(a["accepted_by_two_couriers"])),
         ("delivered by two couriers", len(a["delivered_by_two_couriers"])),
-        ("orders offered to more than one courier", a["orders_offered_to_more_than_one_courier"]),
+        ("orders offered again (after a withdrawal)", a["orders_offered_to_more_than_one_courier"]),
+        ("offered to two couriers at once", len(a["offered_to_two_couriers_at_once"])),
         ("shop: paid / kept / refunded / returned (cents)",
          f"{a['shop']['paid_cents']} / {a['shop']['kept_cents']} / {a['shop']['refunded_cents']} / {a['shop']['returned_cents']}"),
         ("shop: money problems", len(a["shop"]["money_problems"])),
@@ -973,6 +998,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         worst = acc["outages"]["worst"][0]["seconds"] if acc["outages"]["worst"] else 0.0
         res["pass"] = (not acc["lost"] and not acc["stuck"] and acc["duplicated"] == 0 and not acc["bad_delivery"]
+                       and not acc["offered_to_two_couriers_at_once"] and not acc["accepted_by_two_couriers"]
+                       and not acc["delivered_by_two_couriers"]
                        and not any("gave up" in str(r["why"]) for r in acc["refused"])
                        and not acc["shop"]["money_problems"] and not acc["shop"]["stock_problems"]
                        and not acc["shop"]["points_problems"] and worst <= MAX_OUTAGE_S)

@@ -341,10 +341,15 @@ class Shop:
             return "refunded_mismatch" if reason == "amount mismatch" else "refunded_" + reason.removeprefix("paid while ")
         return "dispatched"
 
-    async def failed(self, order_id: str) -> str:
-        if not await self._give_back(order_id, "awaiting_payment", "payment_failed", with_slot=True):
-            return "ignored"
-        return "released"
+    async def payment_failed(self, order_id: str, event_id: str) -> str:
+        """A ``payment.failed`` event: give back what the checkout held, once (``GIVE_BACK`` moves it from
+        awaiting_payment). The event is marked only after, so a worker killed in between leaves the give-back to
+        the provider's retry rather than answering it "duplicate" with nothing given back."""
+        if await self.r.exists(webhook_event_key(event_id)):
+            return "duplicate"
+        released = await self._give_back(order_id, "awaiting_payment", "payment_failed", with_slot=True)
+        await self.r.set(webhook_event_key(event_id), 1, ex=EVENT_TTL_S)
+        return "released" if released else "ignored"
 
     async def expire(self, now_s: float) -> int:
         """Release what unpaid checkouts past their window hold (any worker may run this; one wins each)."""

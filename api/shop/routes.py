@@ -16,7 +16,7 @@ from api.idempotency import IDEMPOTENCY_KEY, IdempotencyError, run_once
 from api.orders import dt
 from api.security import tracking_token
 from api.shop import promotions
-from api.shop.checkout import EVENT_TTL_S, Shop, webhook_event_key
+from api.shop.checkout import Shop
 from api.shop.models import CheckoutPlaced, CheckoutQuote, CheckoutRequest, Payment, SimulatedPayment
 from commerce.errors import CommerceError
 from commerce.payments import SIGNATURE_HEADER, PaymentIntent, SimulatedProvider, parse_webhook
@@ -192,7 +192,7 @@ async def cancel_checkout(order_id: str, request: Request, r: Redis, who: Custom
 
 # -- payments ----------------------------------------------------------------------------------
 @router.post("/payments/webhook", operation_id="payment_webhook", responses={400: {"description": "bad or stale signature"}})
-async def webhook(request: Request, r: Redis, cfg: Config,
+async def webhook(request: Request, cfg: Config,
                   signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None) -> dict[str, Any]:
     """The payment provider's callback. Verified by its HMAC signature; each event id is applied once."""
     body = await request.body()
@@ -209,16 +209,10 @@ async def webhook(request: Request, r: Redis, cfg: Config,
         except CommerceError as exc:
             raise refuse(exc) from None
         return {"event": event.id, "result": result}
-    if not await r.set(webhook_event_key(event.id), 1, nx=True, ex=EVENT_TTL_S):
-        return {"event": event.id, "result": "duplicate"}
-    try:  # a failed payment gives back what the checkout held (once: ``GIVE_BACK``); the sweeper does if this dies
-        result = await shop.failed(event.order_id)
+    try:
+        result = await shop.payment_failed(event.order_id, event.id)
     except CommerceError as exc:
-        await r.delete(webhook_event_key(event.id))
         raise refuse(exc) from None
-    except BaseException:
-        await r.delete(webhook_event_key(event.id))  # not applied: the provider's retry may apply it
-        raise
     return {"event": event.id, "result": result}
 
 

@@ -25,7 +25,7 @@ from api.models import OrderCreate
 from api.security import Principal
 from api.shop.checkout import Shop, webhook_event_key
 from tests.api.conftest import Live
-from tests.api.shop_testkit import as_demo, at_every_crash_point, cart, checkout, free_stale_claim, placed, reservation, sold
+from tests.api.shop_testkit import as_demo, at_every_crash_point, cart, checkout, free_stale_claim, placed, reservation, sold, stock
 
 ALICE = Principal("alice", "customer", "alice")
 BEEF = "noodle-beef"
@@ -201,6 +201,44 @@ def test_a_scheduled_order_killed_at_any_point_holds_its_slot_once_or_not_at_all
 
     trips = at_every_crash_point(live, lambda client: place(client, f"slot-{len(runs)}"), after)
     assert trips >= 3 and len(runs) == trips + 1
+
+
+def test_a_failed_payment_killed_at_any_point_gives_back_once_and_never_answers_duplicate_for_nothing(quiet) -> None:
+    # before: the event was marked before the give-back, so a worker killed in between answered the provider's retry
+    # "duplicate" and left the stock held until the checkout's window ran out
+    live = quiet
+    alice = as_demo(live, "alice")
+    runs: list[tuple[int, bool, str]] = []
+    pending: dict[int, str] = {}
+    shelf = stock(live, "s1", BEEF)
+
+    async def fail(client: aioredis.Redis) -> None:
+        await Shop(client, live.settings, None).payment_failed(pending[len(runs)], f"fail-{len(runs)}")
+
+    def after(n: int, killed: bool) -> None:
+        oid = pending[n]
+        state = checkout(live, oid)["status"]
+        marked = bool(live.redis.exists(webhook_event_key(f"fail-{n}")))
+        assert state in ("awaiting_payment", "payment_failed") and (not marked or state == "payment_failed"), (n, state, marked)
+
+        async def retry() -> str:
+            client = aioredis.Redis.from_url(live.settings.redis_url)
+            try:
+                return await Shop(client, live.settings, None).payment_failed(oid, f"fail-{n}")
+            finally:
+                await client.aclose()
+
+        answer = asyncio.run(retry())
+        assert answer == ("duplicate" if marked else "released" if state == "awaiting_payment" else "ignored"), (n, answer)
+        assert checkout(live, oid)["status"] == "payment_failed" and reservation(live, "s1", oid).get("_state") != "reserved", n
+        assert stock(live, "s1", BEEF) == shelf, n  # nothing sold, nothing lost
+        runs.append((n, killed, state))
+        pending[n + 1] = placed(live, alice, cart(live, "s1", [(BEEF, 1)]))["order_id"]
+
+    pending[0] = placed(live, alice, cart(live, "s1", [(BEEF, 1)]))["order_id"]
+    trips = at_every_crash_point(live, fail, after)
+    assert trips >= 2 and runs[-1] == (trips, False, "payment_failed")
+    assert any(k and s == "payment_failed" for _, k, s in runs)  # killed after the give-back, before the mark
 
 
 def test_a_payment_killed_at_any_point_is_applied_whole_or_not_and_the_retry_dispatches_once(quiet) -> None:
