@@ -314,7 +314,7 @@ class SimCourier:
             if reply.status_code not in (202, 409):
                 log.warning("%s: ending the shift: HTTP %s: %s", self.name, reply.status_code, _detail(reply))
         except (httpx.HTTPError, FleetError) as exc:
-            log.warning("%s: ending the shift failed: %s", self.name, exc)
+            log.warning("%s: ending the shift failed: %s %s", self.name, type(exc).__name__, exc)
         if self.on_shift:
             self.on_shift = False
             self.c.on_shift -= 1

@@ -11,8 +11,8 @@ couriers are short, nearest-first alone starves an order at an outlying store be
 order nearer to where couriers free up (live, 5-minute waits beside 15-second ones); a weight
 bounds that wait but costs throughput: on the courier_shortage, rainy_day and lunch_peak cities
 (seeds 0-1) 0.5 cut the longest click-to-door from 208-281 to 178-203 min but raised the mean by
-1.3-7.5 min and left 10-20 more orders open at the horizon. The default 0 keeps the floor as
-published; when its courier is taken, an order looks again among the rest.
+1.3-7.2 min and, on the two short-handed cities, left 10-18 more orders open at the horizon. The
+default 0 keeps the floor as published; when its courier is taken, an order looks again among the rest.
 Available: idle, on shift, and able to pick up before the shift ends.
 """
 from __future__ import annotations
