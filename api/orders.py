@@ -31,6 +31,8 @@ _travel = HaversineTravel()
 
 SLOT_TTL_S = 8 * 86400  # a slot's counter outlives its day
 SLOT_FULL = "that slot is full; choose another from POST /quote"
+
+
 class OrderError(Exception):
     """A refusal with its HTTP status and reason."""
 

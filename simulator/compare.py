@@ -12,7 +12,7 @@ plan -> run -> collect:
 - **collect** (``build_results``): the per-run KPIs, click-to-door list, thinned timeline and H3
   res-8 cell maps; per (policy, knob value) a 95 % t-interval of every KPI across the seeds;
   fleet sizing when the knob is ``fleet_multiplier``; and plain-language summary sentences.
-  ``results.json`` (schema 1, ``/work/scratch/compare_spec.md``) is that dict.
+  ``results.json`` (schema 1) is that dict.
 
 **Seeds.** For a scenario the seed draws the day (``build_instance(seed=s)``): orders, baskets,
 preparation and couriers come from independent streams of it, so a fleet or preparation knob

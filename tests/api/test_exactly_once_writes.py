@@ -119,24 +119,31 @@ def test_a_request_that_lost_its_claim_writes_no_order(quiet) -> None:
     assert alices_orders(live) == [] and not live.redis.exists(K.order_key("o1"))
 
 
+async def place_as_alice(live: Live, body: OrderCreate, client: aioredis.Redis, key: str) -> tuple[int, object]:
+    """``POST /orders``'s work on ``client``: the idempotent run and the order written with its answer."""
+    async def work() -> tuple[int, object]:
+        record = await svc.create_order(client, live.settings, ALICE, body, answer=lambda rec: (201, {"id": rec["id"]}))
+        return 201, {"id": record["id"]}
+
+    return await run_once(client, "alice", key, body.model_dump(mode="json"), work)
+
+
+def place_healthy(live: Live, body: OrderCreate, key: str) -> tuple[int, object]:
+    """The client's retry, on a worker that lives."""
+    async def run() -> tuple[int, object]:
+        client = aioredis.Redis.from_url(live.settings.redis_url)
+        try:
+            return await place_as_alice(live, body, client, key)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
 def test_an_order_killed_at_any_point_is_placed_once_by_the_retry(quiet) -> None:
     live = quiet
     body = OrderCreate(**order_body(live))
     outcomes: list[tuple[int, bool, bool]] = []
-
-    async def place(client: aioredis.Redis, key: str) -> tuple[int, object]:
-        async def work() -> tuple[int, object]:
-            record = await svc.create_order(client, live.settings, ALICE, body, answer=lambda rec: (201, {"id": rec["id"]}))
-            return 201, {"id": record["id"]}
-
-        return await run_once(client, "alice", key, body.model_dump(mode="json"), work)
-
-    async def healthy(key: str) -> tuple[int, object]:
-        client = aioredis.Redis.from_url(live.settings.redis_url)
-        try:
-            return await place(client, key)
-        finally:
-            await client.aclose()
 
     def after(n: int, killed: bool) -> None:
         mine = [o for o in alices_orders(live) if o not in done]
@@ -145,7 +152,7 @@ def test_an_order_killed_at_any_point_is_placed_once_by_the_retry(quiet) -> None
             assert queued(live, mine[0]) == 1 and live.redis.zscore("orders:store:g1", mine[0]) is not None
             assert json.loads(live.redis.hget(f"idem:alice:crash-{n}", "body"))["id"] == mine[0], n
         free_stale_claim(live, "alice", f"crash-{n}")  # what the lease does a few seconds after the death
-        status, out = asyncio.run(healthy(f"crash-{n}"))
+        status, out = place_healthy(live, body, f"crash-{n}")
         new = [o for o in alices_orders(live) if o not in done]
         assert status == 201 and new == [out["id"]] and (not mine or mine == new), (n, mine, new)
         assert queued(live, out["id"]) == 1
@@ -153,7 +160,7 @@ def test_an_order_killed_at_any_point_is_placed_once_by_the_retry(quiet) -> None
         outcomes.append((n, killed, bool(mine)))
 
     done: set[str] = set()
-    trips = at_every_crash_point(live, lambda client: place(client, f"crash-{len(outcomes)}"), after)
+    trips = at_every_crash_point(live, lambda client: place_as_alice(live, body, client, f"crash-{len(outcomes)}"), after)
     assert trips >= 3 and outcomes[-1] == (trips, False, True)
     # killed before the write: nothing, placed by the retry; killed after it (before the answer's round trip): the
     # order with its answer, which the retry got instead of placing another
@@ -169,20 +176,6 @@ def test_a_scheduled_order_killed_at_any_point_holds_its_slot_once_or_not_at_all
     before = set(alices_orders(live))
     runs: list[int] = []
 
-    async def place(client: aioredis.Redis, key: str) -> tuple[int, object]:
-        async def work() -> tuple[int, object]:
-            record = await svc.create_order(client, live.settings, ALICE, body, answer=lambda rec: (201, {"id": rec["id"]}))
-            return 201, {"id": record["id"]}
-
-        return await run_once(client, "alice", key, body.model_dump(mode="json"), work)
-
-    async def healthy(key: str) -> tuple[int, object]:
-        client = aioredis.Redis.from_url(live.settings.redis_url)
-        try:
-            return await place(client, key)
-        finally:
-            await client.aclose()
-
     def orders_and_units() -> tuple[list[str], int]:
         mine = [o for o in alices_orders(live) if o not in before]
         slots = {live.redis.hget(K.order_key(o), "slot").decode() for o in mine}
@@ -194,12 +187,12 @@ def test_a_scheduled_order_killed_at_any_point_holds_its_slot_once_or_not_at_all
         # a unit of the slot for each order written, none for none; the run not killed writes its order
         assert units == len(mine) and len(mine) - len(runs) in ((0, 1) if killed else (1,)), (n, units, mine)
         free_stale_claim(live, "alice", f"slot-{n}")
-        status, out = asyncio.run(healthy(f"slot-{n}"))
+        status, out = place_healthy(live, body, f"slot-{n}")
         mine, units = orders_and_units()
         assert status == 201 and out["id"] in mine and units == len(mine) == len(runs) + 1, (n, units, mine)
         runs.append(n)
 
-    trips = at_every_crash_point(live, lambda client: place(client, f"slot-{len(runs)}"), after)
+    trips = at_every_crash_point(live, lambda client: place_as_alice(live, body, client, f"slot-{len(runs)}"), after)
     assert trips >= 3 and len(runs) == trips + 1
 
 
