@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from actors import live_keys as K
 from actors.durability import Fsync, NotDurable
-from api import logredact
+from api import logredact, pages
 from api.durable import DurableWrites
 from api import orders as svc
 from api.hub import Hub
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="O2O dispatch", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.add_middleware(DurableWrites)
-    for router in (auth.router, orders.router, stores.router, couriers.router, ops.router, shop_routes.router, aftersales_routes.router, ws_router):
+    for router in (pages.router, auth.router, orders.router, stores.router, couriers.router, ops.router, shop_routes.router, aftersales_routes.router, ws_router):
         app.include_router(router)
 
     @app.exception_handler(RequestValidationError)

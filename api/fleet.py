@@ -18,7 +18,8 @@ Each simulated courier ``courier-<i>`` (password ``demo`` unless told otherwise)
    batch when it is back;
 4. at a pickup stop sends ``pickup`` with the stop's orders; at a drop-off stop sends ``dropoff``
    with each order's PIN;
-5. follows ``route_changed`` (the stops left replace its route), ``offer_withdrawn`` and
+5. follows ``route_changed`` (the stops left replace its route: after a pickup, with the exact doors of
+   what it carries, where the offer gave their cells), ``offer_withdrawn`` and
    ``shift_ending``; logs ``error`` frames (and counts them);
 6. when the socket drops (or is silent for 60 s) reconnects with ``?after=<last seq>``, so the
    server replays every durable frame it missed. On the very first connection the frames the

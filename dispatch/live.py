@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
@@ -47,7 +47,7 @@ from dispatch.policy import Assignment, DispatchPolicy
 from dispatch.region import _READY, _SHIFT_END, Handover, RegionShard, Report
 from dispatch.rules import ServiceRules
 from dispatch.travel import TravelModel
-from dispatch.zones import REGION_RES, cell_center, zone_of
+from dispatch.zones import REGION_RES, cell_center, cell_str, zone_of
 
 C = CourierStatus
 VERDICTS_KEPT = 200  # per courier: far more than an app has unanswered across a reconnect
@@ -78,12 +78,27 @@ class Forward:
 Outgoing = Handover | Forward
 
 
-def stop_dict(stop: Stop) -> dict[str, object]:
-    """A stop as the courier app sees it (JSON-ready)."""
-    return {
-        "kind": stop.kind, "node": stop.node, "lat": stop.location.lat, "lng": stop.location.lng,
-        "orders": list(stop.order_ids), "arrive": stop.arrive, "at": stop.at, "depart": stop.depart,
-    }
+DOOR_RES = 9  # H3 resolution of a drop-off shown before pickup: a cell of about 0.1 km2, the street and not the door
+
+
+def stop_dict(stop: Stop, onboard: Collection[str] = ()) -> dict[str, object]:
+    """A stop as the courier app sees it (JSON-ready).
+
+    A drop-off whose food the courier does not carry yet shows its H3 cell (``cell``; ``lat``, ``lng`` of
+    the cell's centre; ``exact`` false), not the door: a courier may decline an offer, and the customer's
+    address is its business only once it has the order (the ``route_changed`` after the pickup names the
+    door). Pickups, and drop-offs of orders in ``onboard``, are exact.
+    """
+    where = stop.location
+    out: dict[str, object] = {"kind": stop.kind, "node": stop.node}
+    if stop.kind == "dropoff":
+        cell = zone_of(where, DOOR_RES)
+        exact = all(o in onboard for o in stop.order_ids)
+        if not exact:
+            where = cell_center(cell)
+        out.update(cell=cell_str(cell), exact=exact)
+    out.update(lat=where.lat, lng=where.lng, orders=list(stop.order_ids), arrive=stop.arrive, at=stop.at, depart=stop.depart)
+    return out
 
 
 class LiveRegionShard(RegionShard):
@@ -167,7 +182,7 @@ class LiveRegionShard(RegionShard):
             else:
                 self._drop_from_route(courier, {order_id}, now)
                 self._events.append(self._courier_event(
-                    courier, "route_changed", now, reason=f"order {order_id} cancelled", stops=[stop_dict(s) for s in courier.route],
+                    courier, "route_changed", now, reason=f"order {order_id} cancelled", stops=self._route_stops(courier),
                 ))
                 self._events.append(order.unassign(now, reason="cancelled by the customer"))
                 self._open[order_id] = order
@@ -250,6 +265,12 @@ class LiveRegionShard(RegionShard):
         courier.history.append(event)
         self._events.append(event)
         self.policy.on_courier(courier, now)
+
+    def _route_stops(self, courier: Courier) -> list[dict[str, object]]:
+        """The courier's stops for a ``route_changed``: its accepted work, not an offer it may still decline."""
+        offer = self.offers.get(courier.id)
+        offered = set(offer.stops) if offer is not None else set()
+        return [stop_dict(s, courier.onboard) for s in courier.route if s not in offered]
 
     def _courier_event(self, courier: Courier, kind: str, now: float, **data: object) -> Event:
         event = Event(kind, now, courier.id, "dispatcher", dict(data))
@@ -422,6 +443,10 @@ class LiveRegionShard(RegionShard):
         courier.route.remove(stop)
         courier.location = courier.position = stop.location  # it is at the store, as a drop-off puts it at the door
         self._events.append(courier.start_delivering(now))
+        self._events.append(self._courier_event(  # the doors of what it now carries (``stop_dict``)
+            courier, "route_changed", now, reason=f"picked up {', '.join(stop.order_ids)}",
+            stops=self._route_stops(courier),
+        ))
 
     def _dropoff(self, report: Report, now: float) -> None:
         courier = self.courier(report.entity)

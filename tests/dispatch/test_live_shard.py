@@ -12,7 +12,7 @@ import pytest
 from dispatch.courier import CourierStatus, Stop
 from dispatch.geo import Location
 from dispatch.greedy import GreedyPolicy
-from dispatch.live import LiveRegionShard, Offer
+from dispatch.live import DOOR_RES, LiveRegionShard, Offer
 from dispatch.modes import asap_window
 from dispatch.order import Order, OrderStatus
 from dispatch.policy import Assignment, BasePolicy
@@ -20,7 +20,7 @@ from dispatch.region import RegionShard, Report, StepInput, StepResult
 from dispatch.rules import ServiceRules
 from dispatch.store import Store
 from dispatch.travel import HaversineTravel
-from dispatch.zones import region_of, zone_of
+from dispatch.zones import cell_center, cell_str, region_of, zone_of
 
 TRAVEL = HaversineTravel(speed_kmh=18.0, detour=1.0)
 RULES = ServiceRules(pickup_service=4, dropoff_service=4)
@@ -137,7 +137,13 @@ def test_full_happy_path_offer_accept_pickup_before_ready_dropoff() -> None:
     assert [(s["kind"], s["node"], s["orders"], s["at"]) for s in ev.data["stops"]] == [
         ("pickup", "s1", ["o1"], pickup), ("dropoff", "o1", ["o1"], drop),
     ]
-    assert ev.data["stops"][0]["lat"] == STORE.lat and ev.data["stops"][1]["lng"] == DOOR.lng
+    pickup_stop, door_stop = ev.data["stops"]
+    assert (pickup_stop["lat"], pickup_stop["lng"]) == (STORE.lat, STORE.lng)
+    # the door is not the courier's business until it has the food: the offer shows the door's cell only
+    door_cell = cell_str(zone_of(DOOR, DOOR_RES))
+    assert door_stop["exact"] is False and door_stop["cell"] == door_cell
+    assert (door_stop["lat"], door_stop["lng"]) == (cell_center(zone_of(DOOR, DOOR_RES)).lat, cell_center(zone_of(DOOR, DOOR_RES)).lng)
+    assert (door_stop["lat"], door_stop["lng"]) != (DOOR.lat, DOOR.lng)
     courier = sh.courier("c1")
     assert courier.status == C.IDLE and len(courier.route) == 2 and sh.order("o1").courier_id == "c1"
     assert [c.id for c in sh.couriers()] == []  # hidden from the policy while the offer is open
@@ -153,7 +159,11 @@ def test_full_happy_path_offer_accept_pickup_before_ready_dropoff() -> None:
     r3 = at(sh, 10, rep("pickup", "c1", 10, orders=["o1"]))
     assert r3.rejected == []
     assert evs(r3, "o1") == [("food_ready", 10), ("picked_up", 10)]
-    assert evs(r3, "c1") == [("at_store", 10), ("delivering", 10)]
+    assert evs(r3, "c1") == [("at_store", 10), ("delivering", 10), ("route_changed", 10)]
+    after_pickup = event(r3, "c1", "route_changed").data  # now it carries o1: the exact door
+    assert after_pickup["reason"] == "picked up o1"
+    assert [(s["kind"], s["exact"], s["cell"], s["lat"], s["lng"]) for s in after_pickup["stops"]] == [
+        ("dropoff", True, door_cell, DOOR.lat, DOOR.lng)]
     o1 = sh.order("o1")
     assert (o1.status, o1.ready_at, o1.picked_up_at) == (S.PICKED_UP, 10, 10)
     assert courier.onboard == ["o1"] and [s.kind for s in courier.route] == ["dropoff"]
@@ -741,3 +751,30 @@ def test_a_pickup_of_an_offered_order_accepts_the_offer() -> None:
     assert r.rejected == [] and sh.offers == {} and sh.order("o1").status == S.PICKED_UP
     accepted = event(r, "c1", "offer_accepted")
     assert accepted and accepted.data["implied_by"] == "pickup"
+
+
+class OfferO2ToC1(BasePolicy):
+    """Offers o2 to c1 on top of what c1 already carries, once o2 is open."""
+
+    name = "offer-o2"
+
+    def on_tick(self, now, view):
+        if any(o.id == "o2" for o in view.open_orders()) and any(c.id == "c1" for c in view.couriers()):
+            return [Assignment.bundle("c1", ["o2"])]
+        return []
+
+
+def test_the_route_after_a_pickup_names_the_carried_door_and_leaves_out_an_offer_not_yet_answered() -> None:
+    sh = live(OfferO2ToC1())
+    at(sh, 0, on("c1", 0), new_stores=stores())
+    sh.policy = GreedyPolicy()
+    at(sh, 1, orders=[order()])
+    at(sh, 1.2, rep("accept", "c1", 1.2, offer="c1.1"))
+    sh.policy = OfferO2ToC1()
+    r = at(sh, 2, orders=[order("o2", placed=2, ready=20, store_id="s2", door=DOOR2)])
+    assert event(r, "c1", "offered").data["orders"] == ["o2"] and "c1" in sh.offers
+    r = at(sh, 2.3, rep("pickup", "c1", 2.3, orders=["o1"]))  # before the offer of o2 expires (at 2.5)
+    assert r.rejected == [] and "c1" in sh.offers
+    stops = event(r, "c1", "route_changed").data["stops"]
+    assert [(s["kind"], s["orders"], s["exact"], s["lat"]) for s in stops] == [("dropoff", ["o1"], True, DOOR.lat)]
+    assert {o for s in sh.courier("c1").route for o in s.order_ids} == {"o1", "o2"}, "the offer's stops are still on the route, tentatively"
