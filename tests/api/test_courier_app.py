@@ -9,9 +9,11 @@ and the right one delivers. The socket runs through Playwright so the test can c
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +24,15 @@ from actors import live_keys as K
 from tests.browser import launch_chromium
 
 TIMEOUT_MS = 15_000
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def screenshot(page: Any, name: str, tmp_path: Path) -> None:
+    """``docs/<name>`` is refreshed on request only (``O2O_SCREENSHOT=1``), so a test run leaves the tree clean."""
+    shot = DOCS / name if os.environ.get("O2O_SCREENSHOT") else tmp_path / name
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000, "the screenshot holds a rendered page"
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +59,7 @@ def order_status(live: Any, order_id: str, headers: dict[str, str]) -> str:
     return str(httpx.get(f"{live.base}/orders/{order_id}", headers=headers).json()["status"])
 
 
-def test_a_courier_works_an_order_in_the_app_and_a_pickup_made_without_signal_is_applied_once(live: Any, browser: Any) -> None:
+def test_a_courier_works_an_order_in_the_app_and_a_pickup_made_without_signal_is_applied_once(live: Any, browser: Any, tmp_path: Path) -> None:
     store = live.stores()[0]
     shop = (store["lat"], store["lng"])
     start = (round(shop[0] - 0.004, 6), round(shop[1] - 0.003, 6))
@@ -102,6 +113,7 @@ def test_a_courier_works_an_order_in_the_app_and_a_pickup_made_without_signal_is
         assert page.locator("#offer-clock").inner_text().endswith(" s")
         offered = page.locator("#offer-stops li")
         assert offered.evaluate_all("lis => lis.map(li => [li.dataset.kind, li.dataset.exact])") == [["pickup", "true"], ["dropoff", "false"]]
+        screenshot(page, "courier-app-offer.png", tmp_path)
         html = page.content()
         assert f"{door[0]:.5f}" not in html and str(door[0]) not in html, "before pickup the courier sees the door's cell, not the door"
 
@@ -109,6 +121,7 @@ def test_a_courier_works_an_order_in_the_app_and_a_pickup_made_without_signal_is
         page.wait_for_selector("#offer", state="hidden")
         page.wait_for_selector("#next[data-kind='pickup']:not([hidden])")
         assert order["id"] in page.locator("#next").get_attribute("data-orders")
+        assert page.locator("#picked-up").is_visible() and not page.locator("#pin").is_visible()
         assert order_status(live, order["id"], alice) == "assigned"
 
         context.set_geolocation({"latitude": shop[0], "longitude": shop[1]})  # rides to the store: the phone says so
@@ -130,7 +143,10 @@ def test_a_courier_works_an_order_in_the_app_and_a_pickup_made_without_signal_is
         until(page, lambda: order_status(live, order["id"], alice) == "picked_up", what="the pickup applied")
         page.wait_for_selector(f"#route li[data-kind='dropoff'][data-exact='true'][data-orders='{order['id']}']")
         assert f"{door[0]:.5f}" in page.locator("#next-where").inner_text(), "with the food in hand the courier sees the door"
+        assert page.locator("#pin").is_visible() and not page.locator("#picked-up").is_visible()
+        assert page.locator("#next-where a.maps").get_attribute("href") == f"geo:{door[0]},{door[1]}?q={door[0]},{door[1]}"
 
+        screenshot(page, "courier-app-dropoff.png", tmp_path)
         page.fill("#pin", "0000" if order["pin"] != "0000" else "1111")
         page.click("#delivered")
         page.wait_for_function("document.getElementById('notice').textContent.includes('Wrong PIN')")

@@ -410,18 +410,19 @@
     const pts = stops.map((s) => ({ lat: s.lat, lng: s.lng }));
     if (here) pts.push(here);
     if (!pts.length) return;
-    const W = 600, H = 320, pad = 28;
+    const W = 600, H = 320, pad = 44;
     const k = Math.cos(pts[0].lat * Math.PI / 180);
-    let x0 = Math.min(...pts.map((p) => p.lng * k)), x1 = Math.max(...pts.map((p) => p.lng * k));
-    let y0 = Math.min(...pts.map((p) => p.lat)), y1 = Math.max(...pts.map((p) => p.lat));
-    const span = Math.max(x1 - x0, (y1 - y0) * (W / H), 0.004);
-    const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2, scale = (W - 2 * pad) / span;
+    const x0 = Math.min(...pts.map((p) => p.lng * k)), x1 = Math.max(...pts.map((p) => p.lng * k));
+    const y0 = Math.min(...pts.map((p) => p.lat)), y1 = Math.max(...pts.map((p) => p.lat));
+    const span = 0.004;  // at least about 400 m across, so one point is not a whole map
+    const scale = Math.min((W - 2 * pad) / Math.max(x1 - x0, span), (H - 2 * pad) / Math.max(y1 - y0, span * H / W));
+    const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
     const xy = (p) => [W / 2 + (p.lng * k - cx) * scale, H / 2 - (p.lat - cy) * scale];
     const legs = (here ? [here] : []).concat(stops.map((s) => ({ lat: s.lat, lng: s.lng })));
     if (legs.length > 1) svg("polyline", { class: "leg", points: legs.map((p) => xy(p).join(",")).join(" ") }, map);
     stops.forEach((s, i) => {
       const [x, y] = xy(s);
-      if (s.kind === "dropoff" && s.exact === false) svg("circle", { class: "cell", cx: x, cy: y, r: Math.max(10, 180 * scale / 111320) }, map);
+      if (s.kind === "dropoff" && s.exact === false) svg("circle", { class: "cell", cx: x, cy: y, r: Math.min(60, Math.max(10, 174 * scale / 111320)) }, map);
       if (s.kind === "pickup") svg("rect", { class: "store", x: x - 8, y: y - 8, width: 16, height: 16, rx: 3 }, map);
       else svg("circle", { class: "door", cx: x, cy: y, r: 8 }, map);
       svg("text", { x: x + 11, y: y + 4 }, map).textContent = String(i + 1);
