@@ -152,6 +152,7 @@ class LiveHost:
         self.inputs = K.inputs_key(region)
         self.emit = redis.register_script(K.EMIT)
         self._eta_sent: dict[str, float] = {}
+        self._store_eta_sent: dict[str, float] = {}
         self._courier_orders: dict[str, list[str]] = {}
         self.restored = False
         self.replayed = 0
@@ -370,9 +371,9 @@ class LiveHost:
             self._sent.append((result.step, item))
         load = {"waiting": result.waiting, "idle": result.idle_couriers, "step": result.step, "open": result.open_orders}
         pipe.set(K.load_key(self.region), json.dumps(load), ex=LOAD_TTL_S)
-        etas = shard.etas(result.now)
+        etas, at_store = shard.route_times(result.now)
         for order_id in orders_touched:
-            pipe.hset(K.order_key(order_id), mapping=self._order_fields(shard.orders[order_id], etas))
+            pipe.hset(K.order_key(order_id), mapping=self._order_fields(shard.orders[order_id], etas, at_store))
         for courier_id in couriers_touched:
             pipe.hset(K.courier_key(courier_id), mapping=self._courier_fields(courier_id))
         for event in result.events:
@@ -383,7 +384,7 @@ class LiveHost:
         keys, argv = K.emit_args(frames, K.emitted_key(self.region), result.step)
         self.emit(keys=keys, args=argv)
         self.published = result.step
-        self._publish_etas(etas, result.now)
+        self._publish_etas(etas, result.now, at_store)
         self._publish_zones(etas, result.now)
 
     def _send(self, pipe: Any, item: Outgoing) -> None:
@@ -395,10 +396,19 @@ class LiveHost:
             pipe.xadd(K.inputs_key(item.target), {"k": "handover", "p": pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)})
             pipe.hset(K.courier_key(item.courier.id), "region", K.region_tag(item.target))
 
-    def _publish_etas(self, etas: dict[str, float], now: float) -> None:
-        """ETA frames go out when an ETA moves by half a minute or more (not replayed: they follow the wall clock)."""
+    def _publish_etas(self, etas: dict[str, float], now: float, at_store: dict[str, float] | None = None) -> None:
+        """ETA frames go out when an ETA moves by half a minute or more (not replayed: they follow the wall clock);
+        the courier's time at the store (``courier_at_store``, for the store's console) is kept in the order hash alike."""
         frames = []
         pipe = self.r.pipeline(transaction=False)
+        at_store = at_store or {}
+        for order_id, minute in at_store.items():
+            last = self._store_eta_sent.get(order_id)
+            if last is None or abs(minute - last) >= _ETA_STEP:
+                self._store_eta_sent[order_id] = minute
+                pipe.hset(K.order_key(order_id), "courier_at_store", epoch_ms(minute) or "")
+        for order_id in [o for o in self._store_eta_sent if o not in at_store]:  # picked up, or back in the pool: the
+            del self._store_eta_sent[order_id]  # step that did it cleared the field (``_order_fields``)
         for order_id, eta in etas.items():
             last = self._eta_sent.get(order_id)
             if last is None or abs(eta - last) >= _ETA_STEP:
@@ -407,8 +417,8 @@ class LiveHost:
                 frames.append(("order", order_id, K.frame_body("eta", {"eta": epoch_ms(eta), "minutes": round(max(0.0, eta - now), 1)}), False))
         for order_id in [o for o in self._eta_sent if o not in etas]:
             del self._eta_sent[order_id]
+        pipe.execute()
         if frames:
-            pipe.execute()
             keys, argv = K.emit_args(frames)
             self.emit(keys=keys, args=argv)
 
@@ -431,10 +441,10 @@ class LiveHost:
         log.warning("live region %x: Redis forgot steps %d-%d; writing the shard back", self.region, emitted + 1, self.published)
         self.resyncs += 1
         shard = self.shard
-        etas = shard.etas(shard.now)
+        etas, at_store = shard.route_times(shard.now)
         pipe = self.r.pipeline(transaction=False)
         for order_id, order in shard.orders.items():
-            pipe.hset(K.order_key(order_id), mapping=self._order_fields(order, etas))
+            pipe.hset(K.order_key(order_id), mapping=self._order_fields(order, etas, at_store))
         for courier_id in shard._couriers:
             pipe.hset(K.courier_key(courier_id), mapping=self._courier_fields(courier_id))
         for step, item in self._sent:  # what went to other regions in the forgotten steps, again (taken once)
@@ -446,11 +456,11 @@ class LiveHost:
         self.fsync.wait(self.r)
         return self.published
 
-    def _order_fields(self, order: Order, etas: dict[str, float]) -> dict[str, Any]:
+    def _order_fields(self, order: Order, etas: dict[str, float], at_store: dict[str, float]) -> dict[str, Any]:
         return {
             "status": str(order.status), "courier": order.courier_id or "",
             "picked_up_at": epoch_ms(order.picked_up_at) or "", "delivered_at": epoch_ms(order.delivered_at) or "",
-            "eta": epoch_ms(etas.get(order.id)) or "",
+            "eta": epoch_ms(etas.get(order.id)) or "", "courier_at_store": epoch_ms(at_store.get(order.id)) or "",
         }
 
     def _courier_fields(self, courier_id: str) -> dict[str, Any]:

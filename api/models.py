@@ -82,6 +82,7 @@ class OrderPublic(BaseModel):
     window: Window
     courier: str | None = None
     eta: datetime | None = None
+    courier_at_store: datetime | None = Field(None, description="when its courier is expected at the store (assigned, not yet picked up)")
     picked_up_at: datetime | None = None
     delivered_at: datetime | None = None
     fee_cents: int = 0
@@ -108,6 +109,23 @@ class Accepted(BaseModel):
 
 class StoreAccept(_In):
     ready_in: float | None = Field(None, ge=0, le=240, description="minutes until the food is ready")
+
+
+class StoreReject(_In):
+    reason: str = Field(min_length=1, max_length=200, examples=["out of beef noodles"], description="told to the customer")
+
+
+class StockLevel(BaseModel):
+    sku: str
+    name: str
+    units: int = Field(description="units the store can sell now (what checkouts reserve from)")
+
+
+class StockCorrection(_In):
+    units: int = Field(ge=0, le=100_000, description="what the store counted it can sell")
+    expected: int | None = Field(None, ge=0, description="the level the store last read: refused (409) if it has moved since")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"units": 12, "expected": 15}]})
 
 
 class ShiftChange(_In):

@@ -266,7 +266,7 @@ def public(record: dict[str, Any], show_pin: bool) -> OrderPublic:
         id=record["id"], status=record["status"], store_id=record["store"], customer=record["customer"], mode=record["mode"],
         dropoff=Point(lat=float(record["lat"]), lng=float(record["lng"])), placed_at=dt(float(record["placed_at"])),  # type: ignore[arg-type]
         window=Window(earliest=dt(float(record["earliest"])), promise=dt(float(record["promise"])), latest=dt(float(record["latest"]))),  # type: ignore[arg-type]
-        courier=record.get("courier") or None, eta=ms("eta"), picked_up_at=ms("picked_up_at"), delivered_at=ms("delivered_at"),
+        courier=record.get("courier") or None, eta=ms("eta"), courier_at_store=ms("courier_at_store"), picked_up_at=ms("picked_up_at"), delivered_at=ms("delivered_at"),
         fee_cents=int(record.get("fee_cents") or 0), pin=record.get("pin") if show_pin else None,
     )
 

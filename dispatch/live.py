@@ -507,13 +507,20 @@ class LiveRegionShard(RegionShard):
     # -- what the live service shows ---------------------------------------------------------
     def etas(self, now: float) -> dict[str, float]:
         """Expected drop-off minute of every active order: along its courier's route, else direct."""
+        return self.route_times(now)[0]
+
+    def route_times(self, now: float) -> tuple[dict[str, float], dict[str, float]]:
+        """(``etas``, the minute each order's courier is expected at the store, for orders on a route and not
+        picked up yet: what a store's console shows, so the food is ready when the courier walks in)."""
         half_p, half_d = self.rules.pickup_service / 2, self.rules.dropoff_service / 2
         out: dict[str, float] = {}
+        at_store: dict[str, float] = {}
         for courier in self._couriers.values():
             t, here = now, courier.position or courier.location
             for stop in courier.route:
                 arrive = t + self.travel.minutes(here, stop.location, t)
                 if stop.kind == "pickup":
+                    at_store.update(dict.fromkeys(stop.order_ids, arrive))
                     at = max(arrive + half_p, max(self.orders[o].ready_at for o in stop.order_ids))
                     t = at + half_p
                 else:
@@ -526,7 +533,7 @@ class LiveRegionShard(RegionShard):
             pickup = max(now, order.ready_at) + half_p
             drop = pickup + half_p + self.travel.minutes(store, order.dropoff, pickup) + half_d
             out[order.id] = max(drop, order.window.earliest)
-        return out
+        return out, at_store
 
     def zone_stats(self, now: float, res: int = 8, etas: dict[str, float] | None = None) -> dict[str, dict[str, float]]:
         """Per H3 cell (hex id): open orders (at their store's cell), idle couriers, mean ETA in minutes."""

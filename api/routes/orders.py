@@ -97,18 +97,24 @@ async def cancel(order_id: str, request: Request, r: Redis, who: Customer) -> Ac
         order = await svc.load_order(r, order_id)
         if who.role != "admin" and order["customer"] != who.user:
             raise HTTPException(403, f"order {order_id} is not yours")
-        if order.get("checkout") == "1":  # paid through the shop: the cancellation is also its refund
-            try:
-                refund = await request.app.state.shop.cancel_paid(order_id, who)
-            except CommerceError as exc:
-                raise svc.OrderError(409, exc.detail) from None
-            await svc.audit(r, who, "cancel_order", order_id, refund=refund)
-            return Accepted(detail=f"cancellation of {order_id} queued; {refund} cents refunded")
-        await svc.request_cancel(r, order, who)
+        refund = await queue_cancellation(request, r, order, who)
     except svc.OrderError as exc:
         raise _fail(exc) from None
-    await svc.audit(r, who, "cancel_order", order_id)
-    return Accepted(detail=f"cancellation of {order_id} queued")
+    await svc.audit(r, who, "cancel_order", order_id, **({} if refund is None else {"refund": refund}))
+    return Accepted(detail=f"cancellation of {order_id} queued" + ("" if refund is None else f"; {refund} cents refunded"))
+
+
+async def queue_cancellation(request: Request, r: Any, order: dict[str, Any], who: Principal) -> int | None:
+    """Cancel an order before its pickup, for whoever may (its customer, its store, an admin): a shop order with
+    its refund and everything it held given back (``Shop.cancel_paid``), any other with its slot. The refund, or
+    None for an order not paid through the shop. ``svc.OrderError`` (409) once it is picked up or closed."""
+    if order.get("checkout") == "1":  # paid through the shop: the cancellation is also its refund
+        try:
+            return int(await request.app.state.shop.cancel_paid(order["id"], who))
+        except CommerceError as exc:
+            raise svc.OrderError(409, exc.detail) from None
+    await svc.request_cancel(r, order, who)
+    return None
 
 
 @router.post("/orders/{order_id}/pin/unlock", response_model=PinUnlocked, operation_id="unlock_dropoff_pin")

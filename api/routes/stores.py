@@ -1,19 +1,20 @@
-"""Stores: the public list; a store's own orders; accept and ready (a store sees and touches only its own)."""
+"""Stores: the public list; a store's own orders (accept, reject, ready) and stock (a store sees and touches only its own)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from actors import live_keys as K
 from actors.live_host import minutes_now
 from api import orders as svc
 from api.deps import Redis, StoreUser
-from api.models import Accepted, OrderPublic, StoreAccept, StoreOut
+from api.models import Accepted, OrderPublic, StockCorrection, StockLevel, StoreAccept, StoreOut, StoreReject
+from api.routes.orders import queue_cancellation
 from api.security import Principal
+from api.shop.inventory import StockChanged
+from commerce.errors import CommerceError
 
 router = APIRouter(prefix="/stores", tags=["stores"])
 
@@ -70,3 +71,57 @@ async def ready(store_id: str, order_id: str, r: Redis, who: StoreUser) -> Accep
     """The food is ready for pickup."""
     await _report(r, who, store_id, order_id, "store_ready", {}, {"placed", "accepted", "preparing", "assigned"})
     return Accepted(detail=f"{order_id} ready")
+
+
+@router.post("/{store_id}/orders/{order_id}/reject", status_code=202, response_model=Accepted, operation_id="store_reject_order",
+             responses={409: {"description": "already picked up, delivered or closed"}})
+async def reject(store_id: str, order_id: str, body: StoreReject, request: Request, r: Redis, who: StoreUser) -> Accepted:
+    """Refuse an order the store cannot make (until its pickup): it is cancelled as its customer would cancel it, a shop
+    order refunded in full with its stock, coupon and points given back; its courier, if any, hears at once."""
+    _own(who, store_id)
+    try:
+        order = await svc.load_order(r, order_id)
+        if order["store"] != store_id:
+            raise HTTPException(404, f"store {store_id} has no order {order_id}")
+        refund = await queue_cancellation(request, r, order, who)
+    except svc.OrderError as exc:
+        raise HTTPException(exc.status, exc.detail) from None
+    await svc.audit(r, who, "store_reject", order_id, reason=body.reason, **({} if refund is None else {"refund": refund}))
+    return Accepted(detail=f"{order_id} rejected by {store_id}: {body.reason}" + ("" if refund is None else f"; {refund} cents refunded"))
+
+
+def _item_name(request: Request, store_id: str, sku: str) -> str:
+    catalog = request.app.state.shop.catalog
+    try:
+        catalog.item(store_id, sku)
+    except CommerceError as exc:
+        raise HTTPException(404, exc.detail) from None
+    return str(catalog.product(sku).name_en)
+
+
+@router.get("/{store_id}/stock", response_model=list[StockLevel], operation_id="list_store_stock")
+async def stock(store_id: str, request: Request, r: Redis, who: StoreUser) -> list[StockLevel]:
+    """What the store has to sell now, per item of its catalog (the live levels, net of checkouts holding units)."""
+    _own(who, store_id)
+    catalog = request.app.state.shop.catalog
+    try:
+        items = catalog.items(store_id)
+    except CommerceError as exc:
+        raise HTTPException(404, exc.detail) from None
+    levels = await request.app.state.shop.inventory.stock(store_id, [i.sku for i in items])
+    return [StockLevel(sku=i.sku, name=catalog.product(i.sku).name_en, units=levels.get(i.sku, 0)) for i in items]
+
+
+@router.put("/{store_id}/stock/{sku}", response_model=StockLevel, operation_id="correct_store_stock",
+            responses={409: {"description": "the level moved since the store read it (``expected``): read it again"}})
+async def correct_stock(store_id: str, sku: str, body: StockCorrection, request: Request, r: Redis, who: StoreUser) -> StockLevel:
+    """Correct an item's level to what the store counted. Give ``expected`` (the level you read) so a sale made
+    meanwhile is not overwritten: the correction is refused, with the level now, and you count again."""
+    _own(who, store_id)
+    name = _item_name(request, store_id, sku)
+    try:
+        units = await request.app.state.shop.inventory.correct(store_id, sku, body.units, body.expected)
+    except StockChanged as exc:
+        raise HTTPException(409, f"{sku} is at {exc.units} now, not {body.expected}: read the level again") from None
+    await svc.audit(r, who, "stock_correct", f"{store_id}/{sku}", units=units)
+    return StockLevel(sku=sku, name=name, units=units)

@@ -146,14 +146,40 @@ class Refusal:
     reason: str  # not_sold_here | out_of_stock | limit_reached
 
 
+# KEYS: stock; ARGV: sku, units, expected ('' for none). A store's count replaces the level only if the level is still the
+# one its console showed: a sale between the two is not overwritten (the clerk sees the new level and counts again).
+CORRECT = """
+local now = redis.call('HGET', KEYS[1], ARGV[1]) or '0'
+if ARGV[3] ~= '' and tonumber(now) ~= tonumber(ARGV[3]) then return {0, now} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {1, ARGV[2]}
+"""
+
+
+class StockChanged(Exception):
+    """The level moved (a sale, a give-back) since the store read it."""
+
+    def __init__(self, units: int) -> None:
+        super().__init__(units)
+        self.units = units
+
+
 class Inventory:
-    """The three scripts over an async redis-py client."""
+    """The scripts over an async redis-py client."""
 
     def __init__(self, redis: Any) -> None:
         self.r = redis
         self._reserve = redis.register_script(RESERVE)
         self._release = redis.register_script(RELEASE)
         self._commit = redis.register_script(COMMIT)
+        self._correct = redis.register_script(CORRECT)
+
+    async def correct(self, store: str, sku: str, units: int, expected: int | None) -> int:
+        """Set what the store counted (units it can sell now); ``StockChanged`` if ``expected`` is no longer the level."""
+        ok, level = await self._correct(keys=[stock_key(store)], args=[sku, int(units), "" if expected is None else int(expected)])
+        if not int(ok):
+            raise StockChanged(int(level))
+        return int(level)
 
     async def stock(self, store: str, skus: Sequence[str]) -> dict[str, int]:
         values = await self.r.hmget(stock_key(store), list(skus))
