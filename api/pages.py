@@ -1,8 +1,8 @@
-"""The people's pages that are not the customer's: the courier app under ``/courier/``.
+"""The pages for people other than the customer: the courier app (``/courier/``) and the store console (``/store/``).
 
 Static files only (no build step, nothing fetched from elsewhere); they speak the public REST and
-WebSocket API like any other client. The app lives under its own path so its service worker's scope
-(``/courier/``) covers the app and nothing else of the site.
+WebSocket API like any other client. Each lives under its own path, so the courier app's service
+worker (scope ``/courier/``) covers that app and nothing else of the site.
 """
 from __future__ import annotations
 
@@ -11,31 +11,39 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse
 
-COURIER = Path(__file__).parent / "static" / "courier"
-# name -> (media type, cache policy): the service worker and the shell are always revalidated, so an update reaches phones
-COURIER_FILES = {
-    "app.js": ("text/javascript", "no-cache"),
-    "sw.js": ("text/javascript", "no-cache"),
-    "manifest.webmanifest": ("application/manifest+json", "no-cache"),
-    "icon.svg": ("image/svg+xml", "max-age=86400"),
+STATIC = Path(__file__).parent / "static"
+# app -> file -> (media type, cache policy): code and manifests are always revalidated, so an update reaches phones
+APPS: dict[str, dict[str, tuple[str, str]]] = {
+    "courier": {
+        "app.js": ("text/javascript", "no-cache"),
+        "sw.js": ("text/javascript", "no-cache"),
+        "manifest.webmanifest": ("application/manifest+json", "no-cache"),
+        "icon.svg": ("image/svg+xml", "max-age=86400"),
+    },
+    "store": {"app.js": ("text/javascript", "no-cache")},
 }
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/courier")
-async def courier_root() -> RedirectResponse:
-    return RedirectResponse("/courier/", status_code=308)
+def _mount(app_name: str) -> None:
+    files = APPS[app_name]
+
+    @router.get(f"/{app_name}", name=f"{app_name}_root")
+    async def root() -> RedirectResponse:
+        return RedirectResponse(f"/{app_name}/", status_code=308)
+
+    @router.get(f"/{app_name}/", name=f"{app_name}_page")
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / app_name / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+    @router.get(f"/{app_name}/{{name}}", name=f"{app_name}_file")
+    async def file(name: str) -> FileResponse:
+        if name not in files:
+            raise HTTPException(404, f"no such file in the {app_name} app: {name}")
+        media, cache = files[name]
+        return FileResponse(STATIC / app_name / name, media_type=media, headers={"Cache-Control": cache})
 
 
-@router.get("/courier/")
-async def courier_app() -> FileResponse:
-    return FileResponse(COURIER / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
-
-
-@router.get("/courier/{name}")
-async def courier_file(name: str) -> FileResponse:
-    if name not in COURIER_FILES:
-        raise HTTPException(404, f"no such file in the courier app: {name}")
-    media, cache = COURIER_FILES[name]
-    return FileResponse(COURIER / name, media_type=media, headers={"Cache-Control": cache})
+for _app in APPS:
+    _mount(_app)
