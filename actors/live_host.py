@@ -495,7 +495,7 @@ def _courier_frame(event: Event) -> tuple[str, dict[str, Any]]:
     return "status", {"status": event.type, **data}
 
 
-class LiveShardActorBody:
+class LiveRegionDispatcher:
     """The Ray actor: a ``LiveHost`` ticking on its own thread every ``cycle_s`` seconds."""
 
     def __init__(self, region: int, spec: LiveSpec, redis_url: str, cycle_s: float = 2.0, snapshot_every: int = 30) -> None:

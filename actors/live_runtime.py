@@ -13,12 +13,12 @@ from typing import Any
 
 import ray
 
-from actors.live_host import LiveShardActorBody, LiveSpec
+from actors.live_host import LiveRegionDispatcher, LiveSpec
 from actors.ray_setup import NAMESPACE, init_ray
 
 log = logging.getLogger(__name__)
 
-LiveShardActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(LiveShardActorBody)
+LiveShardActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(LiveRegionDispatcher)
 
 
 def live_name(region: int) -> str:

@@ -63,7 +63,7 @@ class MemorySnapshotStore:
         self.data.pop(key, None)
 
 
-class _Keeper:
+class RegionSnapshotKeeper:
     """The keeper's body; a plain class so its rule is the one of ``MemorySnapshotStore``."""
 
     def __init__(self) -> None:
@@ -86,7 +86,7 @@ class _Keeper:
 
 
 # num_cpus=0: it idles between saves; max_restarts=0: a restarted keeper would be empty and lie.
-SnapshotKeeper = ray.remote(num_cpus=0, max_restarts=0)(_Keeper)
+SnapshotKeeper = ray.remote(num_cpus=0, max_restarts=0)(RegionSnapshotKeeper)
 
 
 def ensure_keeper(name: str = KEEPER_NAME, namespace: str = NAMESPACE, detached: bool = False) -> Any:

@@ -143,7 +143,7 @@ class ShardHost:
         return ShardStatus(self.region, self.last_step, self.snapshot_step, self.snapshot_every, self.restored, os.getpid())
 
 
-class _ActorBody(ShardHost):
+class SimulatedRegionShard(ShardHost):
     """``ShardHost`` reaching its snapshots through the keeper actor named ``store_name``."""
 
     def __init__(
@@ -162,4 +162,4 @@ class _ActorBody(ShardHost):
 
 
 # Defaults only: RayRuntime sets every one of these per actor with .options(...).
-RegionShardActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=3, max_pending_calls=64)(_ActorBody)
+RegionShardActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=3, max_pending_calls=64)(SimulatedRegionShard)

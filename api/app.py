@@ -6,16 +6,18 @@ live region actors started by ``dispatch serve``).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI, HTTPException, Request, WebSocket
+from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from redis.exceptions import RedisError
+from starlette.websockets import WebSocketState
 
 from actors import live_keys as K
 from actors.durability import Fsync, NotDurable
@@ -90,8 +92,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RedisError)
     @app.exception_handler(NotDurable)
-    async def storage_down(request: Request, exc: Exception) -> JSONResponse:
-        """Redis is down, restarting or paused: a clear 503 the client retries (with its Idempotency-Key), not a 500."""
+    async def storage_down(request: Request | WebSocket, exc: Exception) -> JSONResponse | None:
+        """Redis is down, restarting or paused: a clear 503 the client retries (with its Idempotency-Key), not a 500.
+        A socket is told ``unavailable`` and closed with 1013 (try again later): it reconnects with ``after``."""
+        if isinstance(request, WebSocket):
+            log.warning("socket %s: storage unavailable: %s", request.url.path, exc)
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):  # the client may be gone already
+                if request.application_state == WebSocketState.CONNECTING:
+                    await request.accept()
+                await refuse(request, "unavailable", "storage unavailable (Redis is down or restarting); reconnect shortly "
+                                                     "with after=<last seq>", 1013)
+            return None
         log.warning("%s %s: storage unavailable: %s", request.method, request.url.path, exc)
         return JSONResponse({"detail": "storage unavailable (Redis is down or restarting); retry shortly with the same "
                                        "Idempotency-Key"}, status_code=503, headers={"Retry-After": "1"})

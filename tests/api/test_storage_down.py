@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from actors.durability import Fsync, NotDurable
 from api.app import create_app
+from api.security import Principal, access_token, tracking_token
 from api.settings import Settings
 from api.throttle import SignInThrottle
 
@@ -57,3 +60,32 @@ def test_a_write_not_confirmed_on_disk_is_answered_503_not_acknowledged() -> Non
     app.state.fsync = Fsync()
     app.state.fsync.enabled = False  # a Redis without an append-only file: nothing to wait for
     assert client.post("/probe-write").json() == {"status": "saved"}
+
+
+class SilentHub:
+    """The fan-out hub of a service whose Redis is gone: sockets join and leave, nothing comes."""
+
+    async def follow(self, channel: str, conn: Any) -> None:
+        return None
+
+    async def leave(self, conn: Any) -> None:
+        return None
+
+
+def test_a_socket_opened_while_redis_is_down_is_told_so_and_closed_to_retry() -> None:
+    """Each endpoint's first Redis call fails: one ``unavailable`` error frame, then close 1013 (try again later)."""
+    settings = Settings(redis_url="redis://127.0.0.1:1/0")
+    app = create_app(settings)
+    app.state.redis, app.state.fsync, app.state.hub = DeadRedis(), Fsync(), SilentHub()
+    client = TestClient(app, raise_server_exceptions=False)
+    track = tracking_token("o1", settings.tracking_secret, 1)
+    courier = access_token(Principal("courier-1", "courier", "courier-1"), settings.jwt_secret, 10)
+    planner = access_token(Principal("planner", "planner", ""), settings.jwt_secret, 10)
+    for path in (f"/ws/track/o1?token={track}", f"/ws/courier?token={courier}", f"/ws/ops?token={planner}"):
+        with client.websocket_connect(path) as ws:
+            frame = ws.receive_json()
+            assert frame["type"] == "error" and frame["data"]["code"] == "unavailable", (path, frame)
+            assert "storage unavailable" in frame["data"]["detail"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 1013, path

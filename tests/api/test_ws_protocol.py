@@ -24,7 +24,7 @@ from api.security import tracking_token
 from tests.api.conftest import Live, start_live
 
 Frame = dict[str, Any]
-STREAM_TYPES = {"status", "eta", "position", "route", "offer", "offer_accepted", "offer_withdrawn", "route_changed",
+STREAM_TYPES = {"status", "eta", "position", "offer", "offer_accepted", "offer_withdrawn", "route_changed",
                 "shift_ending", "zones"}
 CONTROL_TYPES = {"hello", "ping", "pong", "error", "ack"}
 MAX_SEQ = 2**53 - 1  # the largest ``after`` the protocol takes
