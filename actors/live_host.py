@@ -351,7 +351,11 @@ class LiveHost:
                 frames.append(("ops", "all", K.frame_body("handover", move), True))
                 continue
             if event.type == "verdict":  # to the reporter, on shift here or not (a refusal may say it is not)
-                if event.entity not in shard.stores:
+                if event.entity.startswith(K.OPS_ENTITY):  # a dispatcher's action: its outcome to every console
+                    action = {**event.data, "by": event.entity.removeprefix(K.OPS_ENTITY), "region": K.region_tag(self.region),
+                              "at": epoch_ms(event.time)}
+                    frames.append(("ops", "all", K.frame_body("action", action), True))
+                elif event.entity not in shard.stores:
                     frames.append(("courier", event.entity, K.frame_body(*_courier_frame(event)), True))
                 continue
             if event.entity in shard.orders:

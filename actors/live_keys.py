@@ -71,6 +71,9 @@ def courier_key(courier_id: str) -> str:
     return f"courier:{courier_id}"
 
 
+OPS_ENTITY = "ops:"  # a dispatcher's report comes from ``ops:<user>``; its verdict goes to the ops stream as ``action``
+
+
 def stream(kind: str, ident: str) -> tuple[str, str, str]:
     """(seq counter, frames stream, pub/sub channel) of one frame stream: kind is order, courier or ops."""
     channel = {"order": f"track:{ident}", "courier": f"courier:{ident}", "ops": "ops"}[kind]

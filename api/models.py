@@ -111,6 +111,25 @@ class StoreAccept(_In):
     ready_in: float | None = Field(None, ge=0, le=240, description="minutes until the food is ready")
 
 
+class ActionQueued(Accepted):
+    """A dispatcher's action is in its region's queue; its outcome comes on ``/ws/ops`` as an ``action`` frame with this ``ref``."""
+
+    ref: str
+
+
+class Reassign(_In):
+    to: str = Field(min_length=1, max_length=64, examples=["courier-2"], description="the courier who takes the stops")
+
+
+class BoardOrder(OrderPublic):
+    """An active order on the dispatcher's board, judged against its promise."""
+
+    region: str
+    zone: str = Field(description="H3 cell (resolution 8) of its store")
+    board: Literal["on_time", "at_risk", "late"] = Field(description="late: past its promise, or expected past it; at risk: "
+                                                                       "expected within 5 minutes of it; on time: otherwise")
+
+
 class StoreReject(_In):
     reason: str = Field(min_length=1, max_length=200, examples=["out of beef noodles"], description="told to the customer")
 
@@ -171,6 +190,8 @@ class ZoneStats(BaseModel):
     open_orders: int
     idle_couriers: int
     eta_minutes: float | None
+    lat: float = Field(description="the cell's centre")
+    lng: float
 
 
 class Refusal(BaseModel):

@@ -1,4 +1,5 @@
-"""The pages for people other than the customer: the courier app (``/courier/``) and the store console (``/store/``).
+"""The pages for people other than the customer: the courier app (``/courier/``), the store console
+(``/store/``) and the dispatcher console (``/ops/``).
 
 Static files only (no build step, nothing fetched from elsewhere); they speak the public REST and
 WebSocket API like any other client. Each lives under its own path, so the courier app's service
@@ -8,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse
 
 STATIC = Path(__file__).parent / "static"
-# app -> file -> (media type, cache policy): code and manifests are always revalidated, so an update reaches phones
+# app -> file -> (media type, cache policy): code and manifests are always revalidated, so an update reaches phones.
+# Files are routed one by one (no catch-all), so ``/ops/console.js`` does not shadow the API's ``/ops/...``.
 APPS: dict[str, dict[str, tuple[str, str]]] = {
     "courier": {
         "app.js": ("text/javascript", "no-cache"),
@@ -21,28 +23,34 @@ APPS: dict[str, dict[str, tuple[str, str]]] = {
         "icon.svg": ("image/svg+xml", "max-age=86400"),
     },
     "store": {"app.js": ("text/javascript", "no-cache")},
+    "ops": {"console.js": ("text/javascript", "no-cache")},
 }
 
 router = APIRouter(include_in_schema=False)
 
 
-def _mount(app_name: str) -> None:
-    files = APPS[app_name]
+def _page(app_name: str) -> FileResponse:
+    return FileResponse(STATIC / app_name / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
-    @router.get(f"/{app_name}", name=f"{app_name}_root")
+
+def _file(app_name: str, name: str, media: str, cache: str) -> None:
+    async def serve() -> FileResponse:
+        return FileResponse(STATIC / app_name / name, media_type=media, headers={"Cache-Control": cache})
+
+    router.add_api_route(f"/{app_name}/{name}", serve, methods=["GET"], name=f"{app_name}_{name}")
+
+
+def _mount(app_name: str) -> None:
     async def root() -> RedirectResponse:
         return RedirectResponse(f"/{app_name}/", status_code=308)
 
-    @router.get(f"/{app_name}/", name=f"{app_name}_page")
     async def page() -> FileResponse:
-        return FileResponse(STATIC / app_name / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+        return _page(app_name)
 
-    @router.get(f"/{app_name}/{{name}}", name=f"{app_name}_file")
-    async def file(name: str) -> FileResponse:
-        if name not in files:
-            raise HTTPException(404, f"no such file in the {app_name} app: {name}")
-        media, cache = files[name]
-        return FileResponse(STATIC / app_name / name, media_type=media, headers={"Cache-Control": cache})
+    router.add_api_route(f"/{app_name}", root, methods=["GET"], name=f"{app_name}_root")
+    router.add_api_route(f"/{app_name}/", page, methods=["GET"], name=f"{app_name}_page")
+    for name, (media, cache) in APPS[app_name].items():
+        _file(app_name, name, media, cache)
 
 
 for _app in APPS:

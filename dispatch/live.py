@@ -53,6 +53,7 @@ C = CourierStatus
 VERDICTS_KEPT = 200  # per courier: far more than an app has unanswered across a reconnect
 HANDOVERS_KEPT = 1000  # handover ids remembered: a copy arrives right after its original, or on a replay
 STORE_REPORTS = frozenset({"store_accept", "store_ready"})
+OPS_REPORTS = frozenset({"ops_reassign", "ops_move_stops", "ops_off_shift"})  # a dispatcher's, from ``ops:<user>``
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +330,7 @@ class LiveRegionShard(RegionShard):
     # -- reports -----------------------------------------------------------------------------
     def _report(self, report: Report, now: float) -> None:
         """Apply a report once per ``ref`` and say what came of it (see the module docstring)."""
-        if report.kind not in STORE_REPORTS and report.entity not in self._couriers and report.entity in self.moved_to:
+        if report.kind not in STORE_REPORTS | OPS_REPORTS and report.entity not in self._couriers and report.entity in self.moved_to:
             self.outbox.append(Forward(self.moved_to[report.entity], report))  # judged where the courier is now
             return
         handler = _HANDLERS.get(report.kind)
@@ -394,6 +395,84 @@ class LiveRegionShard(RegionShard):
             self.policy.on_courier(courier, now)
         else:  # the rest of the route is done first; it then goes off shift by itself
             self._events.append(self._courier_event(courier, "shift_ending", now, stops_left=len(courier.route)))
+
+    # -- a dispatcher's hand ------------------------------------------------------------------
+    def _uncommitted(self, courier: Courier) -> list[str]:
+        """Orders on the courier's route it has not picked up, in route order (an open offer's last)."""
+        offer = self.offers.get(courier.id)
+        offered = set(offer.order_ids) if offer is not None else set()
+        out = [o for s in courier.route if s.kind == "pickup" for o in s.order_ids if o not in offered]
+        return out + [o for o in (offer.order_ids if offer is not None else ()) if o not in out]
+
+    def _take_back(self, order_ids: Sequence[str], now: float, reason: str) -> None:
+        """Orders not picked up leave their couriers (an offer is withdrawn; an accepted stop leaves the route,
+        and the courier hears ``route_changed``) and are open again, as a cancellation does it."""
+        for order_id in order_ids:
+            order = self.orders[order_id]
+            if order.status != OrderStatus.ASSIGNED or order.courier_id is None:
+                continue
+            courier = self._couriers[order.courier_id]
+            offer = self.offers.get(courier.id)
+            if offer is not None and order_id in offer.order_ids:
+                self._withdraw(offer, now, reason, rest=False)
+                continue
+            self._drop_from_route(courier, {order_id}, now)
+            self._events.append(self._courier_event(courier, "route_changed", now, reason=f"order {order_id} {reason}",
+                                                    stops=self._route_stops(courier)))
+            self._events.append(order.unassign(now, reason=reason))
+            self._open[order_id] = order
+            self.policy.on_order(order, now)
+            if not courier.route and not courier.onboard and courier.status == C.TO_STORE:
+                self._call_off_trip(courier, now, f"order {order_id} {reason}")
+
+    def _ops_reassign(self, report: Report, now: float) -> None:
+        """A dispatcher gives orders not yet picked up to courier ``to``, in the order given, as one offer.
+
+        All of it or nothing: every order must be here and not picked up, the courier on shift here with
+        no offer of its own waiting and room for them. The orders leave whoever had them first (that
+        courier hears ``route_changed`` or ``offer_withdrawn``); the new courier gets an ``offer``.
+        """
+        order_ids = list(dict.fromkeys(_ids(report.data.get("orders"))))
+        self._reassign(order_ids, str(report.data.get("to", "")), now, "reassigned by the dispatcher")
+
+    def _ops_move_stops(self, report: Report, now: float) -> None:
+        """All of courier ``from``'s stops not yet picked up go to courier ``to``, keeping their order."""
+        source = self.courier(str(report.data.get("from", "")))
+        order_ids = self._uncommitted(source)
+        if not order_ids:
+            raise InvalidInput(f"courier {source.id} has no stop left that is not picked up")
+        self._reassign(order_ids, str(report.data.get("to", "")), now, f"moved from {source.id} by the dispatcher")
+
+    def _ops_off_shift(self, report: Report, now: float) -> None:
+        """A dispatcher takes a courier off shift (a sick courier, a broken bike): what it has not picked up
+        goes back to the pool; what it carries it still delivers, then it is off shift."""
+        courier = self.courier(str(report.data.get("courier", "")))
+        if courier.status == C.OFF_SHIFT:
+            raise InvalidInput(f"courier {courier.id} is already off shift")
+        self._take_back(self._uncommitted(courier), now, "taken off its courier by the dispatcher")
+        self._shift_off(Report("shift_off", courier.id, now, {}), now)
+
+    def _reassign(self, order_ids: list[str], target_id: str, now: float, reason: str) -> None:
+        if not order_ids:
+            raise InvalidInput("name at least one order")
+        target = self.courier(target_id)
+        if now >= target.off_time or target.status == C.OFF_SHIFT:
+            raise InvalidInput(f"courier {target.id} is off shift")
+        if target.id in self.offers:
+            raise InvalidInput(f"courier {target.id} has an offer to answer first")
+        for order_id in order_ids:
+            order = self.orders.get(order_id)
+            if order is None:
+                raise InvalidInput(f"order {order_id} is not in region {self.region:x}")
+            if order.id not in self._open and order.status != OrderStatus.ASSIGNED:
+                raise InvalidInput(f"order {order_id} is {order.status}: only an order not yet picked up can be reassigned")
+            if order.courier_id == target.id and order.status == OrderStatus.ASSIGNED:
+                raise InvalidInput(f"order {order_id} is already courier {target.id}'s")
+        pending = sum(len(s.order_ids) for s in target.route if s.kind == "pickup")
+        if len(target.onboard) + pending + len(order_ids) > target.capacity:
+            raise InvalidInput(f"courier {target.id} carries at most {target.capacity} orders")
+        self._take_back(order_ids, now, reason)
+        self._apply(Assignment(target.id, tuple(("pickup", o) for o in order_ids) + tuple(("dropoff", o) for o in order_ids)), now)
 
     def _position(self, report: Report, now: float) -> None:
         courier = self.courier(report.entity)
@@ -610,5 +689,8 @@ _HANDLERS = {
     "dropoff": LiveRegionShard._dropoff,
     "store_accept": LiveRegionShard._store_accept,
     "store_ready": LiveRegionShard._store_ready,
+    "ops_reassign": LiveRegionShard._ops_reassign,
+    "ops_move_stops": LiveRegionShard._ops_move_stops,
+    "ops_off_shift": LiveRegionShard._ops_off_shift,
 }
 REPORT_KINDS = frozenset(_HANDLERS)

@@ -1,15 +1,25 @@
-"""Planners: zone statistics by H3 cell. And the health check."""
+"""Planners: zone statistics by H3 cell, the board of active orders, a dispatcher's hand (reassign, move a
+courier's stops, take a courier off shift). And the health check."""
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
 
 from actors import live_keys as K
+from actors.live_host import minutes_now
+from api import orders as svc
 from api.deps import Config, Planner, Redis
 from api.dispatch_health import dispatch_health
-from api.models import ErrorDetail, Health, ZoneStats
+from api.idempotency import IDEMPOTENCY_KEY
+from api.models import ActionQueued, BoardOrder, ErrorDetail, Health, Reassign, ZoneStats
+from api.security import Principal
+from dispatch.geo import Location
+from dispatch.zones import cell_center, cell_str, zone_of
 
 router = APIRouter(tags=["ops"])
 
@@ -24,7 +34,8 @@ async def zones(r: Redis, who: Planner) -> list[ZoneStats]:
             continue
         body = json.loads(raw)
         for cell, v in body["zones"].items():
-            out.append(ZoneStats(cell=cell, region=body["region"], **v))
+            centre = cell_center(int(cell, 16))
+            out.append(ZoneStats(cell=cell, region=body["region"], lat=round(centre.lat, 6), lng=round(centre.lng, 6), **v))
     return out
 
 
@@ -41,3 +52,89 @@ async def health(r: Redis, settings: Config) -> Health | JSONResponse:
     if not body.ok:
         return JSONResponse(body.model_dump(mode="json"), status_code=503, headers={"Retry-After": "5"})
     return body
+
+
+ACTIVE = frozenset({"placed", "paid", "accepted", "preparing", "ready", "assigned", "picked_up"})
+AT_RISK = timedelta(minutes=5)
+
+
+@router.get("/ops/orders", response_model=list[BoardOrder], operation_id="ops_board")
+async def board(r: Redis, who: Planner,
+                limit: Annotated[int, Query(json_schema_extra={"minimum": 1, "maximum": 2000})] = 500) -> list[BoardOrder]:
+    """Every active order (placed to picked up), most urgent first: late, then at risk, then on time, by promise."""
+    if not 1 <= limit <= 2000:
+        raise HTTPException(422, "limit must be 1 to 2000")
+    now = datetime.now(UTC)
+    stores = {k.decode(): json.loads(v) for k, v in (await r.hgetall(K.STORES)).items()}
+    out: list[BoardOrder] = []
+    for store_id in sorted(stores):
+        for raw in await r.zrevrange(f"orders:store:{store_id}", 0, 199):
+            try:
+                record = await svc.load_order(r, raw.decode())
+            except svc.OrderError:
+                continue
+            if record["status"] not in ACTIVE:
+                continue
+            public = svc.public(record, show_pin=False)
+            due = public.eta or public.window.promise
+            late = now > public.window.promise or due > public.window.promise
+            state = "late" if late else "at_risk" if due > public.window.promise - AT_RISK else "on_time"
+            store = stores[store_id]
+            out.append(BoardOrder(**public.model_dump(), region=record["region"], board=state,
+                                  zone=cell_str(zone_of(Location(float(store["lat"]), float(store["lng"]))))))
+    rank = {"late": 0, "at_risk": 1, "on_time": 2}
+    out.sort(key=lambda o: (rank[o.board], o.window.promise, o.id))
+    return out[:limit]
+
+
+async def _courier_region(r: Any, courier_id: str) -> str:
+    region = await r.hget(K.courier_key(courier_id), "region")
+    if not region:
+        raise HTTPException(404, f"courier {courier_id} has no shift")
+    return region.decode()
+
+
+async def _queue(r: Any, who: Principal, region: str, kind: str, data: dict[str, Any], key: str | None, target: str) -> ActionQueued:
+    """The action as a report of ``ops:<user>`` in the region's stream; its ``ref`` (the Idempotency-Key, if any)
+    makes a retried request one action, and names the ``action`` frame that answers it on ``/ws/ops``."""
+    ref = f"{who.user}.{key}" if key else f"{who.user}.{uuid.uuid4().hex[:16]}"
+    payload = {"kind": kind, "entity": K.OPS_ENTITY + who.user, "time": minutes_now(), "data": data, "ref": ref}
+    await r.xadd(K.inputs_key(int(region, 16)), {"k": "report", "j": json.dumps(payload)})
+    await svc.audit(r, who, kind, target, **{k: v for k, v in data.items() if isinstance(v, str)})
+    return ActionQueued(detail=f"{kind} of {target} queued; its outcome comes on /ws/ops as action {ref}", ref=ref)
+
+
+_KEY = Annotated[str | None, Header(alias="Idempotency-Key", json_schema_extra=IDEMPOTENCY_KEY)]
+_CONFLICT = {409: {"description": "the courier works in another region than the order"}, 404: {"description": "no such order, or no such courier on shift"}}
+
+
+@router.post("/ops/orders/{order_id}/reassign", status_code=202, response_model=ActionQueued, operation_id="ops_reassign_order", responses=_CONFLICT)
+async def reassign_order(order_id: str, body: Reassign, r: Redis, who: Planner, idempotency_key: _KEY = None) -> ActionQueued:
+    """Give an order not yet picked up to another courier (of the same region): its courier hears ``route_changed``
+    (or its offer is withdrawn), the new one gets an ``offer``."""
+    try:
+        order = await svc.load_order(r, order_id)
+    except svc.OrderError as exc:
+        raise HTTPException(exc.status, exc.detail) from None
+    region = await _courier_region(r, body.to)
+    if region != order["region"]:
+        raise HTTPException(409, f"courier {body.to} works in region {region}; order {order_id} is in region {order['region']}")
+    return await _queue(r, who, region, "ops_reassign", {"orders": [order_id], "to": body.to}, idempotency_key, order_id)
+
+
+@router.post("/ops/couriers/{courier_id}/reassign", status_code=202, response_model=ActionQueued, operation_id="ops_move_stops", responses=_CONFLICT)
+async def move_stops(courier_id: str, body: Reassign, r: Redis, who: Planner, idempotency_key: _KEY = None) -> ActionQueued:
+    """Give all of a courier's stops not yet picked up to another courier, keeping their order (a courier taken ill);
+    what it carries it still delivers."""
+    region = await _courier_region(r, courier_id)
+    if await _courier_region(r, body.to) != region:
+        raise HTTPException(409, f"couriers {courier_id} and {body.to} work in different regions")
+    return await _queue(r, who, region, "ops_move_stops", {"from": courier_id, "to": body.to}, idempotency_key, courier_id)
+
+
+@router.post("/ops/couriers/{courier_id}/off-shift", status_code=202, response_model=ActionQueued, operation_id="ops_off_shift",
+             responses={404: {"description": "no such courier on shift"}})
+async def off_shift(courier_id: str, r: Redis, who: Planner, idempotency_key: _KEY = None) -> ActionQueued:
+    """Take a courier off shift: its orders not yet picked up go back to the pool, what it carries it delivers."""
+    region = await _courier_region(r, courier_id)
+    return await _queue(r, who, region, "ops_off_shift", {"courier": courier_id}, idempotency_key, courier_id)

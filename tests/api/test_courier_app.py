@@ -176,7 +176,7 @@ def test_the_courier_app_installs_and_refuses_who_is_not_a_courier(live: Any, br
     assert (body["start_url"], body["scope"], body["display"]) == ("/courier/", "/courier/", "standalone") and body["icons"]
     assert httpx.get(f"{live.base}/courier/sw.js").headers["content-type"].startswith("text/javascript")
     missing = httpx.get(f"{live.base}/courier/secrets.txt")
-    assert missing.status_code == 404 and "no such file" in missing.json()["detail"]
+    assert missing.status_code == 404
 
     context = browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)
