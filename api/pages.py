@@ -33,9 +33,14 @@ def _page(app_name: str) -> FileResponse:
     return FileResponse(STATIC / app_name / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
+KIT = "kit.js"  # the pages' shared helpers (``api/static/kit.js``), served beside each page
+
+
 def _file(app_name: str, name: str, media: str, cache: str) -> None:
+    path = STATIC / name if name == KIT else STATIC / app_name / name
+
     async def serve() -> FileResponse:
-        return FileResponse(STATIC / app_name / name, media_type=media, headers={"Cache-Control": cache})
+        return FileResponse(path, media_type=media, headers={"Cache-Control": cache})
 
     router.add_api_route(f"/{app_name}/{name}", serve, methods=["GET"], name=f"{app_name}_{name}")
 
@@ -49,7 +54,7 @@ def _mount(app_name: str) -> None:
 
     router.add_api_route(f"/{app_name}", root, methods=["GET"], name=f"{app_name}_root")
     router.add_api_route(f"/{app_name}/", page, methods=["GET"], name=f"{app_name}_page")
-    for name, (media, cache) in APPS[app_name].items():
+    for name, (media, cache) in {KIT: ("text/javascript", "no-cache"), **APPS[app_name]}.items():
         _file(app_name, name, media, cache)
 
 

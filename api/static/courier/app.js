@@ -14,7 +14,6 @@
   const RESEND_MS = 8000;  // a report with no answer this long is sent again (same id)
   const KEPT_DONE = 200;  // order ids remembered as picked up or dropped, like the server's verdicts
   const FINAL = new Set(["not_yours", "wrong_pin", "pin_locked", "bad_frame", "no_shift", "unknown_type", "bad_json", "too_large"]);
-  const SVG = "http://www.w3.org/2000/svg";
   const $ = (id) => document.getElementById(id);
 
   function fresh() {
@@ -29,62 +28,23 @@
 
   let ws = null, retry = 0, retryTimer = null, skew = 0, stores = {}, here = null, lastPos = null, sentAt = {};
 
-  // -- small helpers ----------------------------------------------------------------------------
-  function el(tag, attrs, parent, text) {
-    const e = document.createElement(tag);
-    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
-    if (text !== undefined) e.textContent = text;
-    if (parent) parent.appendChild(e);
-    return e;
-  }
-  function svg(tag, attrs, parent) {
-    const e = document.createElementNS(SVG, tag);
-    for (const k in attrs) e.setAttribute(k, attrs[k]);
-    parent.appendChild(e);
-    return e;
-  }
-  function hhmm(ms) {
-    if (!ms) return "";
-    const d = new Date(ms);
-    return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
-  }
+  const { el, svg, hhmm, notice } = window.O2O;
   function metres(a, b) {
     const r = Math.PI / 180, x = (b.lng - a.lng) * r * Math.cos((a.lat + b.lat) * r / 2), y = (b.lat - a.lat) * r;
     return 6371000 * Math.hypot(x, y);
-  }
-  let noticeTimer = null;
-  function notice(text, kind) {
-    const n = $("notice");
-    n.textContent = text; n.dataset.kind = kind || "info"; n.classList.add("show");
-    clearTimeout(noticeTimer);
-    noticeTimer = setTimeout(() => n.classList.remove("show"), kind === "bad" ? 12000 : 6000);
   }
   function setConn(state, text) { const c = $("conn"); c.dataset.state = state; c.textContent = text; }
   function remember(list, ids) { for (const id of ids) if (!list.includes(id)) list.push(id); list.splice(0, Math.max(0, list.length - KEPT_DONE)); }
 
   // -- REST -------------------------------------------------------------------------------------
-  async function api(method, path, body, form) {
-    const headers = {};
-    if (S.token) headers.Authorization = "Bearer " + S.token;
-    let payload;
-    if (form) { payload = new URLSearchParams(form); } else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
-    const reply = await fetch(path, { method, headers, body: payload });
-    let data = null;
-    try { data = await reply.json(); } catch (e) { data = null; }
-    if (!reply.ok) {
-      const d = data && data.detail;
-      const why = Array.isArray(d) ? d.join("; ") : (d || reply.statusText || ("HTTP " + reply.status));
-      const err = new Error(why); err.status = reply.status; throw err;
-    }
-    return data;
-  }
+  function api(method, path, body) { return window.O2O.api(method, path, { token: S.token, json: body }); }
 
   async function signIn(ev) {
     ev.preventDefault();
     $("signin-button").disabled = true;
     try {
       const user = $("user").value.trim();
-      const out = await api("POST", "/auth/token", undefined, { username: user, password: $("password").value });
+      const out = await window.O2O.signIn(user, $("password").value);
       if (out.role !== "courier") throw new Error("this app is for couriers; " + user + " is a " + out.role);
       const courier = out.entity || user;
       if (S.courier !== courier) S = fresh();  // another courier on this phone: nothing of the last one's carries over

@@ -2,8 +2,8 @@
 /* The courier app's service worker: the app's own files from the network when there is one, from
  * the cache when there is not, so the app opens without signal. Nothing else is cached: the API and
  * the socket are always live (the app keeps its unsent reports itself). */
-const CACHE = "o2o-courier-v1";
-const SHELL = ["./", "app.js", "manifest.webmanifest", "icon.svg"];
+const CACHE = "o2o-courier-v2";
+const SHELL = ["./", "kit.js", "app.js", "manifest.webmanifest", "icon.svg"];
 
 self.addEventListener("install", (ev) => {
   ev.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

@@ -7,44 +7,26 @@
   const PREFIX = "o2o.ops.";
   const REFRESH_MS = 3000;
   const SOON_MS = 15 * 60 * 1000;
-  const SVG = "http://www.w3.org/2000/svg";
   const $ = (id) => document.getElementById(id);
   let S = load(), ws = null, retry = 0, timer = null, couriers = {}, zones = [], stores = [], orders = [], seq = 0, n = 0;
 
   function load() { try { return JSON.parse(localStorage.getItem(PREFIX + "state") || "{}"); } catch (e) { return {}; } }
   function save() { localStorage.setItem(PREFIX + "state", JSON.stringify(S)); }
-  function el(tag, attrs, parent, text) {
-    const e = document.createElement(tag);
-    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
-    if (text !== undefined) e.textContent = text;
-    if (parent) parent.appendChild(e);
-    return e;
-  }
-  function svg(tag, attrs, parent) { const e = document.createElementNS(SVG, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); parent.appendChild(e); return e; }
-  function hhmm(iso) { if (!iso) return ""; const d = new Date(iso); return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0"); }
-  let noticeTimer = null;
-  function notice(text, kind) {
-    const b = $("notice"); b.textContent = text; b.dataset.kind = kind || "info"; b.classList.add("show");
-    clearTimeout(noticeTimer); noticeTimer = setTimeout(() => b.classList.remove("show"), 8000);
-  }
-  async function api(method, path, body, form, extra) {
-    const headers = Object.assign({}, extra || {});
-    if (S.token) headers.Authorization = "Bearer " + S.token;
-    let payload;
-    if (form) payload = new URLSearchParams(form); else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
-    const reply = await fetch(path, { method, headers, body: payload });
-    let data = null;
-    try { data = await reply.json(); } catch (e) { data = null; }
-    if (reply.status === 401 && S.token) { signOut(); notice("Your sign-in expired: sign in again.", "bad"); }
-    if (!reply.ok) { const d = data && data.detail; const err = new Error(Array.isArray(d) ? d.join("; ") : (d || "HTTP " + reply.status)); err.status = reply.status; throw err; }
-    return data;
+  const { el, svg, hhmm, notice } = window.O2O;
+  async function api(method, path, body, headers) {
+    try {
+      return await window.O2O.api(method, path, { token: S.token, json: body, headers });
+    } catch (e) {
+      if (e.status === 401 && S.token) { signOut(); notice("Your sign-in expired: sign in again.", "bad"); }
+      throw e;
+    }
   }
 
   async function signIn(ev) {
     ev.preventDefault();
     try {
       const user = $("user").value.trim();
-      const out = await api("POST", "/auth/token", undefined, { username: user, password: $("password").value });
+      const out = await window.O2O.signIn(user, $("password").value);
       if (out.role !== "planner" && out.role !== "admin") throw new Error("the console is for planners and admins; " + user + " is a " + out.role);
       S = { token: out.access_token, user, session: String(Date.now()) }; save();
       $("password").value = "";
@@ -63,7 +45,7 @@
     n += 1;
     const key = "console." + S.session + "." + n;
     try {
-      const out = await api("POST", path, body, undefined, { "Idempotency-Key": key });
+      const out = await api("POST", path, body, { "Idempotency-Key": key });
       logLine({ ref: out.ref, ok: null, text: what + ": queued", what });
     } catch (e) { notice(what + ": " + e.message, "bad"); }
   }

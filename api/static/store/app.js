@@ -14,34 +14,15 @@
 
   function load() { try { return JSON.parse(localStorage.getItem(PREFIX + "state") || "{}"); } catch (e) { return {}; } }
   function save() { localStorage.setItem(PREFIX + "state", JSON.stringify(S)); }
-  function el(tag, attrs, parent, text) {
-    const e = document.createElement(tag);
-    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
-    if (text !== undefined) e.textContent = text;
-    if (parent) parent.appendChild(e);
-    return e;
-  }
-  function hhmm(iso) { if (!iso) return ""; const d = new Date(iso); return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0"); }
+  const { el, hhmm, notice } = window.O2O;
   function minutesFrom(iso) { return iso ? Math.round((new Date(iso) - Date.now()) / 60000) : null; }
-  let noticeTimer = null;
-  function notice(text, kind) {
-    const n = $("notice"); n.textContent = text; n.dataset.kind = kind || "info"; n.classList.add("show");
-    clearTimeout(noticeTimer); noticeTimer = setTimeout(() => n.classList.remove("show"), 8000);
-  }
-  async function api(method, path, body, form) {
-    const headers = {};
-    if (S.token) headers.Authorization = "Bearer " + S.token;
-    let payload;
-    if (form) payload = new URLSearchParams(form); else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
-    const reply = await fetch(path, { method, headers, body: payload });
-    let data = null;
-    try { data = await reply.json(); } catch (e) { data = null; }
-    if (reply.status === 401 && S.token) { signOut(); notice("Your sign-in expired: sign in again.", "bad"); }
-    if (!reply.ok) {
-      const d = data && data.detail;
-      const err = new Error(Array.isArray(d) ? d.join("; ") : (d || "HTTP " + reply.status)); err.status = reply.status; throw err;
+  async function api(method, path, body) {
+    try {
+      return await window.O2O.api(method, path, { token: S.token, json: body });
+    } catch (e) {
+      if (e.status === 401 && S.token) { signOut(); notice("Your sign-in expired: sign in again.", "bad"); }
+      throw e;
     }
-    return data;
   }
 
   async function signIn(ev) {
@@ -49,7 +30,7 @@
     $("signin-button").disabled = true;
     try {
       const user = $("user").value.trim();
-      const out = await api("POST", "/auth/token", undefined, { username: user, password: $("password").value });
+      const out = await window.O2O.signIn(user, $("password").value);
       if (out.role !== "store") throw new Error("this console is for stores; " + user + " is a " + out.role);
       S = { token: out.access_token, store: out.entity, user, readied: [] }; save();
       $("password").value = "";
