@@ -39,3 +39,21 @@ def launch_chromium() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+def keep_to_loopback(context: Any) -> list[str]:
+    """Abort every request of ``context`` that leaves loopback; the returned list collects them (pages must be
+    self-contained: no CDN, no tile server), for the test to assert empty."""
+    from urllib.parse import urlsplit
+
+    outside: list[str] = []
+
+    def only_loopback(route: Any) -> None:
+        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    return outside

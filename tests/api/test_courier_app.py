@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from actors import live_keys as K
-from tests.browser import launch_chromium
+from tests.browser import keep_to_loopback, launch_chromium
 
 TIMEOUT_MS = 15_000
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -67,15 +67,7 @@ def test_a_courier_works_an_order_in_the_app_and_a_pickup_made_without_signal_is
     context = browser.new_context(viewport={"width": 390, "height": 844}, geolocation={"latitude": start[0], "longitude": start[1]},
                                   permissions=["geolocation"])
     context.set_default_timeout(TIMEOUT_MS)
-    outside: list[str] = []
     errors: list[str] = []
-
-    def only_loopback(route: Any) -> None:
-        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
 
     signal = {"on": True}
     sockets: list[Any] = []
@@ -87,7 +79,7 @@ def test_a_courier_works_an_order_in_the_app_and_a_pickup_made_without_signal_is
         else:
             ws.close(code=4000, reason="no signal")
 
-    context.route("**/*", only_loopback)
+    outside = keep_to_loopback(context)
     context.route_web_socket(re.compile(r"/ws/courier"), through)
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))

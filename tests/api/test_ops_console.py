@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from actors import live_keys as K
-from tests.browser import launch_chromium
+from tests.browser import keep_to_loopback, launch_chromium
 
 TIMEOUT_MS = 15_000
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "ops-console.png"
@@ -26,11 +26,12 @@ def browser() -> Iterator[Any]:
     yield from launch_chromium()
 
 
-def courier_app(browser: Any, live: Any, user: str, where: tuple[float, float], errors: list[str]) -> tuple[Any, Any]:
+def courier_app(browser: Any, live: Any, user: str, where: tuple[float, float], errors: list[str], outside: list[list[str]]) -> tuple[Any, Any]:
     """A phone with the courier app, signed in as ``user`` and on shift at ``where``."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, geolocation={"latitude": where[0], "longitude": where[1]},
                                   permissions=["geolocation"])
     context.set_default_timeout(TIMEOUT_MS)
+    outside.append(keep_to_loopback(context))
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(f"{user}: {exc}"))
     page.goto(f"{live.base}/courier/")
@@ -47,11 +48,12 @@ def courier_app(browser: Any, live: Any, user: str, where: tuple[float, float], 
 def test_a_planner_reassigns_an_order_from_the_console_and_both_courier_apps_show_it(live: Any, browser: Any, tmp_path: Path) -> None:
     g1 = next(s for s in live.stores() if s["id"] == "g1")
     errors: list[str] = []
+    outside: list[list[str]] = []
     contexts = []
     try:
-        c1_context, one = courier_app(browser, live, "courier-1", (g1["lat"] + 0.001, g1["lng"]), errors)
+        c1_context, one = courier_app(browser, live, "courier-1", (g1["lat"] + 0.001, g1["lng"]), errors, outside)
         contexts.append(c1_context)
-        c2_context, two = courier_app(browser, live, "courier-2", (g1["lat"] - 0.008, g1["lng"] + 0.002), errors)
+        c2_context, two = courier_app(browser, live, "courier-2", (g1["lat"] - 0.008, g1["lng"] + 0.002), errors, outside)
         contexts.append(c2_context)
 
         created = httpx.post(f"{live.base}/orders", json={"store_id": "g1", "dropoff": {"lat": g1["lat"] + 0.01, "lng": g1["lng"]}},
@@ -65,6 +67,7 @@ def test_a_planner_reassigns_an_order_from_the_console_and_both_courier_apps_sho
         console_context = browser.new_context(viewport={"width": 1400, "height": 900})
         contexts.append(console_context)
         console_context.set_default_timeout(TIMEOUT_MS)
+        outside.append(keep_to_loopback(console_context))
         ops = console_context.new_page()
         ops.on("pageerror", lambda exc: errors.append(f"console: {exc}"))
         ops.goto(f"{live.base}/ops")
@@ -98,3 +101,4 @@ def test_a_planner_reassigns_an_order_from_the_console_and_both_courier_apps_sho
         for context in contexts:
             context.close()
     assert not errors, f"script errors on the pages: {errors}"
+    assert not [url for urls in outside for url in urls], f"a page reached outside loopback: {outside}"

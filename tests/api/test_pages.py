@@ -15,12 +15,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.browser import launch_chromium
+from tests.browser import keep_to_loopback, launch_chromium
 import websockets
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "tracking-page.png"
@@ -37,16 +36,7 @@ def page(browser: Any) -> Iterator[Any]:
     """A fresh page that may only talk to loopback; it fails the test on a script error or a request elsewhere."""
     context = browser.new_context(viewport={"width": 1180, "height": 720}, device_scale_factor=1)
     context.set_default_timeout(TIMEOUT_MS)
-    outside: list[str] = []
-
-    def only_loopback(route: Any) -> None:
-        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_loopback)
+    outside = keep_to_loopback(context)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from api.shop.inventory import stock_key
-from tests.browser import launch_chromium
+from tests.browser import keep_to_loopback, launch_chromium
 
 TIMEOUT_MS = 15_000
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "store-console.png"
@@ -48,6 +48,7 @@ def test_a_store_works_its_own_orders_and_stock_in_the_console(live: Any, browse
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
+    outside = keep_to_loopback(context)
     errors: list[str] = []
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -99,3 +100,4 @@ def test_a_store_works_its_own_orders_and_stock_in_the_console(live: Any, browse
     finally:
         context.close()
     assert not errors, f"script errors on the page: {errors}"
+    assert not outside, f"the page reached outside loopback: {outside}"
