@@ -18,7 +18,7 @@ What runs, all on 127.0.0.1, all started (and stopped) by this script:
 The faults, spread evenly over the placing phase, each ``--rounds`` times (default: one round of all six
 per 100 s of placing; ``--no-faults`` for a baseline):
   worker-kill      kill -9 of one uvicorn worker process of ``serve``
-  actor-kill       kill -9 of one region actor's process (``ray::LiveShardActor``; Ray restarts it)
+  actor-kill       kill -9 of one region actor's process (``ray::LiveRegionDispatcher``; Ray restarts it)
   redis-crash      kill -9 of Redis, started again at once on the same data directory and port
   courier-drop     every courier socket dropped at once (``SimCourier.drop_connection``)
   redis-pause      Redis stopped for 3 s (SIGSTOP, then SIGCONT)
@@ -196,7 +196,7 @@ class Serve:
         for p in self.descendants():
             try:
                 cmd = p.cmdline()
-                if cmd and cmd[0].startswith("ray::LiveShardActor"):
+                if cmd and cmd[0].startswith("ray::LiveRegionDispatcher"):
                     out.append(p)
             except psutil.Error:
                 continue
@@ -527,7 +527,7 @@ class Run:
     async def _fault_actor_kill(self) -> dict[str, Any]:
         actors = self.serve.actors_now()
         if not actors:
-            raise RuntimeError("no ray::LiveShardActor process found")
+            raise RuntimeError("no ray::LiveRegionDispatcher process found")
         victim = self.rng.choice(actors)
         title = " ".join(victim.cmdline())[:60]
         victim.send_signal(signal.SIGKILL)
