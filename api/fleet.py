@@ -82,6 +82,11 @@ MAX_OFFLINE_POINTS = 100  # one ``locations`` batch
 CONTROL_FRAMES = frozenset({"hello", "ping", "pong", "ack", "error"})  # they repeat the last seq
 RESEND_S = 10.0  # a report with no verdict this long is sent again (same id: the dispatcher applies it once)
 RETRYABLE = frozenset({"unavailable"})  # error codes that mean "not taken, send it again"
+SEND_S = 10.0  # a frame the socket has not taken this long: the line is dead, whatever TCP thinks; reconnect
+# A REST call with no answer this long is given up and asked again. httpx's own timeouts bound each phase, but a
+# courier whose call never came back (seen once in 10,000 orders of bench/chaos.py, right at a Redis crash) held its
+# lock with the food in the bag: the drop-off was never sent and its socket loop could not even notice the line drop.
+CALL_S = 30.0
 OPEN_STATUSES = frozenset({"placed", "paid", "accepted", "preparing", "ready", "food_ready"})
 
 
@@ -187,13 +192,21 @@ class Api:
         return token
 
     async def token(self, user: str) -> str:
-        return self.tokens.get(user) or await self.sign_in(user)
+        if user in self.tokens:
+            return self.tokens[user]
+        try:
+            return await asyncio.wait_for(self.sign_in(user), CALL_S)
+        except TimeoutError:
+            raise FleetError(f"signing in as {user}: no answer in {CALL_S:g} s") from None
 
     async def call(self, user: str, method: str, path: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
         """A request as ``user``; on 401 (an expired token) it signs in again, once."""
         for attempt in (0, 1):
             signed = {**(headers or {}), "Authorization": f"Bearer {await self.token(user)}"}
-            reply = await self.http.request(method, path, headers=signed, **kw)
+            try:
+                reply = await asyncio.wait_for(self.http.request(method, path, headers=signed, **kw), CALL_S)
+            except TimeoutError:
+                raise FleetError(f"{method} {path}: no answer in {CALL_S:g} s") from None
             if reply.status_code != 401 or attempt:
                 break
             self.tokens.pop(user, None)
@@ -396,7 +409,7 @@ class SimCourier:
             ws = self.ws if self.connected.is_set() else None
             if ws is not None:
                 try:
-                    await ws.send(text)
+                    await self._write(ws, text)
                     return True
                 except ConnectionClosed:
                     if self.ws is ws:
@@ -409,6 +422,18 @@ class SimCourier:
         if frame["type"] in ("accept", "decline"):  # an answer that never left: the offer will run out
             self._judged(frame.get("id", ""))
         return False
+
+    async def _write(self, ws: Any, text: str) -> None:
+        """``ws.send`` with a deadline: a line that takes nothing for ``SEND_S`` is closed (ConnectionClosed, as if
+        it had dropped), so the socket loop reconnects and the report goes again, instead of waiting on TCP."""
+        try:
+            await asyncio.wait_for(ws.send(text), SEND_S)
+        except TimeoutError:
+            log.warning("%s: the socket took nothing for %gs; closing it to reconnect", self.name, SEND_S)
+            transport = getattr(ws, "transport", None)
+            if transport is not None:
+                transport.abort()
+            raise ConnectionClosed(None, None) from None
 
     def _judged(self, ref: str) -> tuple[str, list[str]] | None:
         self.unjudged.pop(ref, None)
@@ -428,7 +453,7 @@ class SimCourier:
         ws = self.ws
         if ws is not None and self.connected.is_set():
             try:
-                await ws.send(json.dumps({"type": "location", **point}))
+                await self._write(ws, json.dumps({"type": "location", **point}))
                 return
             except ConnectionClosed:
                 pass
