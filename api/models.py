@@ -126,8 +126,25 @@ class BoardOrder(OrderPublic):
 
     region: str
     zone: str = Field(description="H3 cell (resolution 8) of its store")
+    door_zone: str = Field(description="delivery zone of its door (H3 resolution 7: what a dispatcher pauses)")
     board: Literal["on_time", "at_risk", "late"] = Field(description="late: past its promise, or expected past it; at risk: "
                                                                        "expected within 5 minutes of it; on time: otherwise")
+
+
+class ZonePause(_In):
+    reason: str = Field(min_length=1, max_length=200, examples=["storm: no riders out"], description="told to customers who order")
+
+
+class ZoneCapacity(_In):
+    capacity: int = Field(ge=0, le=10_000, description="scheduled orders per slot in this zone (0: none can book)")
+
+
+class ZoneControlOut(BaseModel):
+    """What a dispatcher set for a delivery zone (an H3 resolution-7 cell of doors)."""
+
+    zone: str
+    paused: str | None = Field(None, description="new orders to it are refused (409) with this reason")
+    slot_capacity: int | None = Field(None, description="its own capacity per slot; null: the service's SLOT_CAPACITY")
 
 
 class StoreReject(_In):

@@ -16,6 +16,7 @@ from typing import Any
 
 from actors import live_keys as K
 from actors.live_host import LIVE_ORIGIN_S, epoch_s, minutes_now
+from api import zone_controls as zones
 from api.idempotency import CLAIM_HELD_FN, LOST, IdempotencyError, current_claim, store_answer
 from api.models import OrderCreate, OrderPublic, Point, Quote, Slot, Window
 from api.security import Principal
@@ -64,6 +65,21 @@ async def store_of(r: Any, store_id: str) -> dict[str, Any]:
     return json.loads(raw)
 
 
+async def store_and_zone(r: Any, store_id: str, door: Location) -> tuple[dict[str, Any], zones.ZoneControl]:
+    """The store, and what the dispatcher set for the door's zone, in one round trip; a paused zone is refused (409)."""
+    zone = f"{zone_of(door, SLOT_ZONE_RES):x}"
+    pipe = r.pipeline(transaction=False)
+    pipe.hget(K.STORES, store_id)
+    pipe.hmget(zones.ZONES_KEY, *zones.fields(zone))
+    raw, (paused, capacity) = await pipe.execute()
+    if raw is None:
+        raise OrderError(404, f"store {store_id!r} not found")
+    control = zones.control_of(zone, paused, capacity)
+    if control.paused:
+        raise OrderError(409, f"deliveries to zone {zone} are paused by the dispatcher: {control.paused}")
+    return json.loads(raw), control
+
+
 def fee_cents(distance_m: float, mode: str) -> int:
     """A flat delivery fee by distance (5 yuan within 2 km, +1 yuan a km after) and mode surcharge."""
     extra_km = max(0.0, distance_m - 2000) / 1000
@@ -71,8 +87,9 @@ def fee_cents(distance_m: float, mode: str) -> int:
 
 
 async def quote(r: Any, cfg: Settings, store_id: str, dropoff: Point, mode: str) -> Quote:
-    store = await store_of(r, store_id)
-    here, door = Location(store["lat"], store["lng"]), Location(dropoff.lat, dropoff.lng)
+    door = Location(dropoff.lat, dropoff.lng)
+    store, control = await store_and_zone(r, store_id, door)
+    here = Location(store["lat"], store["lng"])
     distance = haversine_m(here, door)
     if distance > cfg.delivery_radius_m:
         raise OrderError(422, f"the door is {distance / 1000:.1f} km from store {store_id}; it delivers within {cfg.delivery_radius_m / 1000:.1f} km")
@@ -82,7 +99,7 @@ async def quote(r: Any, cfg: Settings, store_id: str, dropoff: Point, mode: str)
         eta = asap_eta(cfg, here, door, now)
         out.eta, out.eta_minutes = dt(eta), round(eta - now, 1)
     elif mode == "scheduled":
-        out.slots = await free_slots(r, cfg, door, now)
+        out.slots = await free_slots(r, cfg, door, now, control.slot_capacity)
     return out
 
 
@@ -92,15 +109,17 @@ def asap_eta(cfg: Settings, store: Location, door: Location, now: float) -> floa
     return ready + 2.0 + _travel.minutes(store, door, ready) + 2.0
 
 
-async def free_slots(r: Any, cfg: Settings, door: Location, now: float) -> list[Slot]:
+async def free_slots(r: Any, cfg: Settings, door: Location, now: float, capacity: int | None = None) -> list[Slot]:
+    """Bookable slots of the door's zone with room left; ``capacity`` the zone's own (a dispatcher's), else SLOT_CAPACITY."""
     zone = zone_of(door, SLOT_ZONE_RES)
     step = cfg.slot_minutes
     first = (math.floor((now + 45) / step) + 1) * step  # at least 45 minutes ahead, on the slot grid
     starts = [first + i * step for i in range(cfg.slot_hours_ahead * 60 // step)]
     taken = await r.mget([slot_key(zone, s) for s in starts])
+    capacity = cfg.slot_capacity if capacity is None else capacity
     return [
-        Slot(start=dt(s), end=dt(s + step), remaining=cfg.slot_capacity - int(t or 0))  # type: ignore[arg-type]
-        for s, t in zip(starts, taken, strict=True) if cfg.slot_capacity - int(t or 0) > 0
+        Slot(start=dt(s), end=dt(s + step), remaining=capacity - int(t or 0))  # type: ignore[arg-type]
+        for s, t in zip(starts, taken, strict=True) if capacity - int(t or 0) > 0
     ]
 
 
@@ -115,6 +134,7 @@ class DeliveryPlan:
     window: DeliveryWindow
     slot: str | None
     placed_at: float
+    slot_capacity: int  # scheduled orders per slot in the door's zone (a dispatcher may have changed it)
 
 
 async def plan_delivery(r: Any, cfg: Settings, store_id: str, dropoff: Point, mode: str,
@@ -123,8 +143,9 @@ async def plan_delivery(r: Any, cfg: Settings, store_id: str, dropoff: Point, mo
 
     The slot is not taken here: the script that writes the order takes it in the same step (``ENQUEUE``, the shop's
     ``PLACE``), so that a request that fails between the two neither holds a unit for no order nor, retried, takes two."""
-    store = await store_of(r, store_id)
-    here, door = Location(store["lat"], store["lng"]), Location(dropoff.lat, dropoff.lng)
+    door = Location(dropoff.lat, dropoff.lng)
+    store, control = await store_and_zone(r, store_id, door)
+    here = Location(store["lat"], store["lng"])
     distance = haversine_m(here, door)
     if distance > cfg.delivery_radius_m:
         raise OrderError(422, f"the door is {distance / 1000:.1f} km from store {store_id}; it delivers within {cfg.delivery_radius_m / 1000:.1f} km")
@@ -155,7 +176,8 @@ async def plan_delivery(r: Any, cfg: Settings, store_id: str, dropoff: Point, mo
             window = timed_window(now, at)
     except InvalidInput as exc:
         raise OrderError(422, str(exc)) from None
-    return DeliveryPlan(store, door, distance, mode, window, slot, now)
+    return DeliveryPlan(store, door, distance, mode, window, slot, now,
+                        cfg.slot_capacity if control.slot_capacity is None else control.slot_capacity)
 
 
 async def new_order_id(r: Any) -> str:
@@ -240,7 +262,7 @@ async def enqueue_order(r: Any, cfg: Settings, who: Principal, plan: DeliveryPla
     here = K.order_key(order_id)
     keys = [*enqueue_keys(who, record), claim.name if claim else here, plan.slot or here]
     done = await r.eval(ENQUEUE, len(keys), *keys, claim.owner if claim else "", record["placed_at"], order_id, json.dumps(payload),
-                        *store_answer(status, body), cfg.slot_capacity if plan.slot else "", SLOT_TTL_S, *flat(record))
+                        *store_answer(status, body), plan.slot_capacity if plan.slot else "", SLOT_TTL_S, *flat(record))
     if int(done) == -1:
         raise OrderError(409, SLOT_FULL)
     if int(done) == 0:

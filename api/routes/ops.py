@@ -16,7 +16,8 @@ from api import orders as svc
 from api.deps import Config, Planner, Redis
 from api.dispatch_health import dispatch_health
 from api.idempotency import IDEMPOTENCY_KEY
-from api.models import ActionQueued, BoardOrder, ErrorDetail, Health, Reassign, ZoneStats
+from api import zone_controls as zc
+from api.models import ActionQueued, BoardOrder, ErrorDetail, Health, Reassign, ZoneCapacity, ZoneControlOut, ZonePause, ZoneStats
 from api.security import Principal
 from dispatch.geo import Location
 from dispatch.zones import cell_center, cell_str, zone_of
@@ -80,7 +81,8 @@ async def board(r: Redis, who: Planner,
             late = now > public.window.promise or due > public.window.promise
             state = "late" if late else "at_risk" if due > public.window.promise - AT_RISK else "on_time"
             store = stores[store_id]
-            out.append(BoardOrder(**public.model_dump(), region=record["region"], board=state,
+            door_zone = cell_str(zone_of(Location(public.dropoff.lat, public.dropoff.lng), zc.ZONE_RES))
+            out.append(BoardOrder(**public.model_dump(), region=record["region"], board=state, door_zone=door_zone,
                                   zone=cell_str(zone_of(Location(float(store["lat"]), float(store["lng"]))))))
     rank = {"late": 0, "at_risk": 1, "on_time": 2}
     out.sort(key=lambda o: (rank[o.board], o.window.promise, o.id))
@@ -138,3 +140,64 @@ async def off_shift(courier_id: str, r: Redis, who: Planner, idempotency_key: _K
     """Take a courier off shift: its orders not yet picked up go back to the pool, what it carries it delivers."""
     region = await _courier_region(r, courier_id)
     return await _queue(r, who, region, "ops_off_shift", {"courier": courier_id}, idempotency_key, courier_id)
+
+
+# -- delivery zones: pause new orders, change the slot capacity ---------------------------------------
+def _zone(cell: str) -> str:
+    try:
+        return zc.check_zone(cell)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+async def _control(r: Any, zone: str) -> ZoneControlOut:
+    paused, capacity = await r.hmget(zc.ZONES_KEY, *zc.fields(zone))
+    c = zc.control_of(zone, paused, capacity)
+    return ZoneControlOut(zone=c.zone, paused=c.paused, slot_capacity=c.slot_capacity)
+
+
+@router.get("/ops/delivery-zones", response_model=list[ZoneControlOut], operation_id="list_zone_controls")
+async def zone_controls(r: Redis, who: Planner) -> list[ZoneControlOut]:
+    """Every delivery zone a dispatcher has paused or given its own slot capacity."""
+    return [ZoneControlOut(zone=c.zone, paused=c.paused, slot_capacity=c.slot_capacity) for c in await zc.all_controls(r)]
+
+
+_ZONE_ERR = {422: {"description": "not an H3 cell of resolution 7"}}
+
+
+@router.put("/ops/delivery-zones/{zone}/pause", response_model=ZoneControlOut, operation_id="pause_zone", responses=_ZONE_ERR)
+async def pause_zone(zone: str, body: ZonePause, r: Redis, who: Planner) -> ZoneControlOut:
+    """Refuse new orders to doors in this zone (409 with the reason) until resumed; orders taken go on."""
+    cell = _zone(zone)
+    await r.hset(zc.ZONES_KEY, zc.fields(cell)[0], body.reason)
+    await svc.audit(r, who, "zone_pause", cell, reason=body.reason)
+    return await _control(r, cell)
+
+
+@router.delete("/ops/delivery-zones/{zone}/pause", response_model=ZoneControlOut, operation_id="resume_zone", responses=_ZONE_ERR)
+async def resume_zone(zone: str, r: Redis, who: Planner) -> ZoneControlOut:
+    """Take orders to this zone again."""
+    cell = _zone(zone)
+    await r.hdel(zc.ZONES_KEY, zc.fields(cell)[0])
+    await svc.audit(r, who, "zone_resume", cell)
+    return await _control(r, cell)
+
+
+@router.put("/ops/delivery-zones/{zone}/slot-capacity", response_model=ZoneControlOut, operation_id="set_zone_slot_capacity",
+            responses=_ZONE_ERR)
+async def set_zone_capacity(zone: str, body: ZoneCapacity, r: Redis, who: Planner) -> ZoneControlOut:
+    """Scheduled orders per slot for this zone from now on (slots already fuller keep what they took)."""
+    cell = _zone(zone)
+    await r.hset(zc.ZONES_KEY, zc.fields(cell)[1], body.capacity)
+    await svc.audit(r, who, "zone_slot_capacity", cell, capacity=body.capacity)
+    return await _control(r, cell)
+
+
+@router.delete("/ops/delivery-zones/{zone}/slot-capacity", response_model=ZoneControlOut, operation_id="reset_zone_slot_capacity",
+               responses=_ZONE_ERR)
+async def reset_zone_capacity(zone: str, r: Redis, who: Planner) -> ZoneControlOut:
+    """Back to the service's SLOT_CAPACITY."""
+    cell = _zone(zone)
+    await r.hdel(zc.ZONES_KEY, zc.fields(cell)[1])
+    await svc.audit(r, who, "zone_slot_capacity", cell, capacity="default")
+    return await _control(r, cell)

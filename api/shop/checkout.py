@@ -290,7 +290,7 @@ class Shop:
                 coupon_uses_key(quote.coupon) if quote.coupon else here, *points_keys(me), plan.slot or here, claim.name if claim else here]
         keys += [limit_key(store, line.sku, me, line.sale) if line.limit else stock_key(store) for line in stock_lines]
         args: list[Any] = [order_id, me, expires, quote.coupon or "", coupon_limit, quote.points_used, minutes_now(),
-                           "1" if plan.slot else "0", self.cfg.slot_capacity, svc.SLOT_TTL_S, claim.owner if claim else "",
+                           "1" if plan.slot else "0", plan.slot_capacity, svc.SLOT_TTL_S, claim.owner if claim else "",
                            status, json.dumps(out, default=str) if out is not None else "", ANSWER_TTL_S, len(stock_lines)]
         for line in stock_lines:
             args += [line.sku, line.qty, line.limit]
@@ -324,7 +324,8 @@ class Shop:
         from dispatch.modes import DeliveryWindow
 
         delivery = svc.DeliveryPlan(store, Location(plan["lat"], plan["lng"]), plan["distance_m"], c["mode"],
-                                    DeliveryWindow(plan["earliest"], plan["promise"], plan["latest"]), c["slot"] or None, float(c["created"]))
+                                    DeliveryWindow(plan["earliest"], plan["promise"], plan["latest"]), c["slot"] or None, float(c["created"]),
+                                    self.cfg.slot_capacity)  # the slot was taken at checkout: its capacity no longer matters
         quote = json.loads(c["quote"])
         record, payload = svc.order_entry(self.cfg, who, delivery, order_id, size=int(c["size"]), fee=quote["delivery_cents"],
                                           note=c["note"], extra={"total_cents": c["total_cents"], "checkout": "1"})

@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from actors import live_keys as K
+from dispatch.geo import Location
+from dispatch.zones import cell_str, zone_of
 from tests.browser import keep_to_loopback, launch_chromium
 
 TIMEOUT_MS = 15_000
@@ -93,6 +95,17 @@ def test_a_planner_reassigns_an_order_from_the_console_and_both_courier_apps_sho
         assert live.redis.hget(K.order_key(oid), "courier") == b"courier-2"
 
         ops.wait_for_function(f"document.querySelector(\"{row} td:nth-child(7)\").textContent === 'courier-2'")
+
+        door = {"lat": g1["lat"] + 0.01, "lng": g1["lng"]}
+        zone = cell_str(zone_of(Location(door["lat"], door["lng"]), 7))
+        ops.fill("#zone-cell", zone)
+        ops.fill("#zone-reason", "road closed")
+        ops.click("#zone-pause")
+        ops.wait_for_selector(f"#zone-controls tr[data-zone='{zone}'] .paused:text-is('road closed')")
+        refused = httpx.post(f"{live.base}/orders", json={"store_id": "g1", "dropoff": door}, headers=live.headers("bob"))
+        assert refused.status_code == 409 and refused.json()["detail"].endswith("paused by the dispatcher: road closed")
+        ops.click("#zone-resume")
+        ops.wait_for_selector(f"#zone-controls tr[data-zone='{zone}']", state="detached")  # open again: nothing set for it
         # docs/ops-console.png is refreshed on request only (O2O_SCREENSHOT=1), so a test run leaves the tree clean
         shot = SCREENSHOT if os.environ.get("O2O_SCREENSHOT") else tmp_path / "ops-console.png"
         ops.screenshot(path=str(shot), full_page=True)

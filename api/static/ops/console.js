@@ -8,7 +8,7 @@
   const REFRESH_MS = 3000;
   const SOON_MS = 15 * 60 * 1000;
   const $ = (id) => document.getElementById(id);
-  let S = load(), ws = null, retry = 0, timer = null, couriers = {}, zones = [], stores = [], orders = [], seq = 0, n = 0;
+  let S = load(), ws = null, retry = 0, timer = null, couriers = {}, zones = [], stores = [], orders = [], controls = [], seq = 0, n = 0;
 
   function load() { try { return JSON.parse(localStorage.getItem(PREFIX + "state") || "{}"); } catch (e) { return {}; } }
   function save() { localStorage.setItem(PREFIX + "state", JSON.stringify(S)); }
@@ -99,7 +99,8 @@
   async function refresh() {
     if (!S.token) return;
     try {
-      [orders, zones, stores] = await Promise.all([api("GET", "/ops/orders"), api("GET", "/ops/zones"), stores.length ? stores : api("GET", "/stores")]);
+      [orders, zones, stores, controls] = await Promise.all([api("GET", "/ops/orders"), api("GET", "/ops/zones"),
+        stores.length ? stores : api("GET", "/stores"), api("GET", "/ops/delivery-zones")]);
       render();
     } catch (e) { if (S.token) $("board-summary").textContent = "not updated: " + e.message; }
   }
@@ -116,7 +117,7 @@
   }
   function render() {
     const signedIn = !!S.token;
-    for (const id of ["board-card", "map-card", "couriers-card", "log-card", "signout"]) $(id).hidden = !signedIn;
+    for (const id of ["board-card", "map-card", "couriers-card", "zones-card", "log-card", "signout"]) $(id).hidden = !signedIn;
     $("signin").hidden = signedIn;
     $("who").textContent = signedIn ? S.user : "";
     if (!signedIn) return;
@@ -147,7 +148,27 @@
     }
     if (!shown.length) el("td", { colspan: "8", class: "empty" }, el("tr", {}, tbody), orders.length ? "none with these filters" : "no active order");
     renderCouriers();
+    renderZones();
     drawMap();
+  }
+  function renderZones() {
+    const list = $("door-zones"); list.replaceChildren();
+    for (const z of [...new Set(orders.map((o) => o.door_zone))].sort()) el("option", { value: z }, list);
+    const tbody = $("zone-controls"); tbody.replaceChildren();
+    for (const c of controls) {
+      const tr = el("tr", { "data-zone": c.zone }, tbody);
+      el("td", {}, tr, c.zone); el("td", { class: "paused" }, tr, c.paused || ""); el("td", { class: "capacity" }, tr, c.slot_capacity === null ? "default" : String(c.slot_capacity));
+    }
+    if (!controls.length) el("td", { colspan: "3", class: "empty" }, el("tr", {}, tbody), "every zone open, default capacity");
+  }
+  async function zoneCall(method, suffix, body, what) {
+    const zone = $("zone-cell").value.trim();
+    if (!zone) return notice("Name the zone (an H3 cell of resolution 7; the board's doors are offered).", "bad");
+    try {
+      await api(method, "/ops/delivery-zones/" + encodeURIComponent(zone) + suffix, body);
+      logLine({ ok: true, text: what + " " + zone });
+    } catch (e) { notice(what + " " + zone + ": " + e.message, "bad"); }
+    refresh();
   }
   function renderCouriers() {
     const tbody = $("couriers"); tbody.replaceChildren();
@@ -199,6 +220,14 @@
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", signOut);
   $("zone-filter").addEventListener("change", render);
+  $("zone-pause").addEventListener("click", () => {
+    const reason = $("zone-reason").value.trim();
+    if (!reason) return notice("Say why: customers who order are told.", "bad");
+    zoneCall("PUT", "/pause", { reason }, "pause");
+  });
+  $("zone-resume").addEventListener("click", () => zoneCall("DELETE", "/pause", undefined, "resume"));
+  $("zone-capacity-set").addEventListener("click", () => zoneCall("PUT", "/slot-capacity", { capacity: Number($("zone-capacity").value) }, "slot capacity " + $("zone-capacity").value + " for"));
+  $("zone-capacity-reset").addEventListener("click", () => zoneCall("DELETE", "/slot-capacity", undefined, "default slot capacity for"));
   $("soon-filter").addEventListener("change", render);
   start();
 })();
