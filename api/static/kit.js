@@ -51,5 +51,25 @@ window.O2O = (function () {
     return data;
   }
   function signIn(user, password) { return api("POST", "/auth/token", { form: { username: user, password } }); }
-  return { el, svg, hhmm, notice, api, signIn };
+  /* The page's sign-in form (#signin-form, #user, #password, #signin-button): only ``roles`` get in (``refusal``
+   * says whom the page is for); ``done(reply, user)`` keeps the token and starts the page. */
+  function signInForm(roles, refusal, done) {
+    const $ = (id) => document.getElementById(id);
+    $("signin-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      $("signin-button").disabled = true;
+      try {
+        const user = $("user").value.trim();
+        const out = await signIn(user, $("password").value);
+        if (!roles.includes(out.role)) throw new Error(refusal + "; " + user + " is a " + out.role);
+        $("password").value = "";
+        done(out, user);
+      } catch (e) {
+        notice("Sign-in failed: " + e.message, "bad");
+      } finally {
+        $("signin-button").disabled = false;
+      }
+    });
+  }
+  return { el, svg, hhmm, notice, api, signIn, signInForm };
 })();

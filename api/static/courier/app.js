@@ -39,24 +39,12 @@
   // -- REST -------------------------------------------------------------------------------------
   function api(method, path, body) { return window.O2O.api(method, path, { token: S.token, json: body }); }
 
-  async function signIn(ev) {
-    ev.preventDefault();
-    $("signin-button").disabled = true;
-    try {
-      const user = $("user").value.trim();
-      const out = await window.O2O.signIn(user, $("password").value);
-      if (out.role !== "courier") throw new Error("this app is for couriers; " + user + " is a " + out.role);
-      const courier = out.entity || user;
-      if (S.courier !== courier) S = fresh();  // another courier on this phone: nothing of the last one's carries over
-      S.token = out.access_token; S.courier = courier;
-      save();
-      $("password").value = "";
-      start();
-    } catch (e) {
-      notice("Sign-in failed: " + e.message, "bad");
-    } finally {
-      $("signin-button").disabled = false;
-    }
+  function keepSignIn(out, user) {
+    const courier = out.entity || user;
+    if (S.courier !== courier) S = fresh();  // another courier on this phone: nothing of the last one's carries over
+    S.token = out.access_token; S.courier = courier;
+    save();
+    start();
   }
 
   function signOut() {
@@ -401,7 +389,7 @@
     connect();
   }
 
-  $("signin-form").addEventListener("submit", signIn);
+  window.O2O.signInForm(["courier"], "this app is for couriers", keepSignIn);
   $("signout").addEventListener("click", signOut);
   $("shift-start").addEventListener("click", () => shift(true));
   $("shift-end").addEventListener("click", () => shift(false));

@@ -22,16 +22,9 @@
     }
   }
 
-  async function signIn(ev) {
-    ev.preventDefault();
-    try {
-      const user = $("user").value.trim();
-      const out = await window.O2O.signIn(user, $("password").value);
-      if (out.role !== "planner" && out.role !== "admin") throw new Error("the console is for planners and admins; " + user + " is a " + out.role);
-      S = { token: out.access_token, user, session: String(Date.now()) }; save();
-      $("password").value = "";
-      start();
-    } catch (e) { notice("Sign-in failed: " + e.message, "bad"); }
+  function keepSignIn(out, user) {
+    S = { token: out.access_token, user, session: String(Date.now()) }; save();
+    start();
   }
   function signOut() {
     S = {}; save(); clearInterval(timer); timer = null;
@@ -217,7 +210,7 @@
     clearInterval(timer);
     timer = setInterval(() => { if (!document.querySelector("select:focus")) refresh(); }, REFRESH_MS);
   }
-  $("signin-form").addEventListener("submit", signIn);
+  window.O2O.signInForm(["planner", "admin"], "the console is for planners and admins", keepSignIn);
   $("signout").addEventListener("click", signOut);
   $("zone-filter").addEventListener("change", render);
   $("zone-pause").addEventListener("click", () => {

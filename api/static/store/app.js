@@ -25,17 +25,9 @@
     }
   }
 
-  async function signIn(ev) {
-    ev.preventDefault();
-    $("signin-button").disabled = true;
-    try {
-      const user = $("user").value.trim();
-      const out = await window.O2O.signIn(user, $("password").value);
-      if (out.role !== "store") throw new Error("this console is for stores; " + user + " is a " + out.role);
-      S = { token: out.access_token, store: out.entity, user, readied: [] }; save();
-      $("password").value = "";
-      start();
-    } catch (e) { notice("Sign-in failed: " + e.message, "bad"); } finally { $("signin-button").disabled = false; }
+  function keepSignIn(out, user) {
+    S = { token: out.access_token, store: out.entity, user, readied: [] }; save();
+    start();
   }
   function signOut() { S = {}; save(); clearInterval(timer); timer = null; render([], []); }
 
@@ -145,7 +137,7 @@
     timer = setInterval(() => { if (!document.querySelector("input:focus")) refresh(); }, REFRESH_MS);  // not while typing
   }
 
-  $("signin-form").addEventListener("submit", signIn);
+  window.O2O.signInForm(["store"], "this console is for stores", keepSignIn);
   $("signout").addEventListener("click", signOut);
   start();
 })();
