@@ -33,6 +33,9 @@ def emit(live, order_id: str, note: str, publish: bool = True) -> int:
 def test_frames_published_while_pubsub_was_away_are_sent_before_the_next_live_one(live) -> None:
     order = place_order(live)
     oid = order["id"]
+    # connect after the dispatcher's first step, always: its first ``eta`` frame (not kept, so not replayed) is then
+    # behind us, a gap in the numbers that is no loss (the run that met it by chance once failed a fresh clone's CI)
+    live.wait(lambda: live.redis.hget(K.order_key(oid), "eta"), what="the dispatcher's first step on the order")
 
     async def run() -> list[dict]:
         async with websockets.connect(live.ws + order["tracking"]["ws"]) as ws:
@@ -53,6 +56,9 @@ def test_frames_published_while_pubsub_was_away_are_sent_before_the_next_live_on
     notes = [f["data"].get("note") for f in seen if f["data"].get("note")]
     assert notes == ["a", "b", "c", "d"], seen
     seqs = [f["seq"] for f in seen]
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs  # every frame, none twice, in order
-    durable = [json.loads(f[b"f"])["seq"] for _, f in live.redis.xrange(K.stream("order", oid)[1])]
-    assert {s for s in durable if seqs[0] <= s <= seqs[-1]} <= set(seqs)  # every durable frame of the span reached it
+    assert seqs == sorted(set(seqs)), seqs  # in order, none twice
+    durable = {json.loads(f[b"f"])["seq"] for _, f in live.redis.xrange(K.stream("order", oid)[1])}
+    span = set(range(1, seqs[-1] + 1))
+    # every durable frame reached it (live, replayed or filled in); a number it never saw can only be a frame that is
+    # not kept (an ``eta`` the dispatcher sent before this socket connected: such frames are not replayed, by design)
+    assert span & durable <= set(seqs), sorted(span & durable - set(seqs))
