@@ -1,4 +1,4 @@
-"""A live region: its ``LiveRegionShard`` driven from its Redis input stream (DESIGN.md decision 6).
+"""A live region: its ``LiveRegionShard`` driven from its Redis input stream.
 
 ``LiveHost`` is plain Python over a redis-py client (tested without Ray); ``LiveShardActor`` runs
 it as a Ray actor that ticks by itself every ``cycle_s`` seconds. One tick:

@@ -1,4 +1,4 @@
-"""Where shard snapshots live, behind one small interface (DESIGN.md decision 6).
+"""Where shard snapshots live, behind one small interface.
 
 A shard actor that Ray restarts (``max_restarts``) comes back as a new process with an empty
 memory; it rebuilds from the last snapshot it saved, and the runtime replays the inputs sent

@@ -1,4 +1,4 @@
-"""Starting or joining Ray the one way the project does it (DESIGN.md decision 7 and field notes).
+"""Starting or joining Ray the one way the project does it.
 
 Local Ray by default; ``RAY_ADDRESS`` (or an explicit address) joins a running cluster, where the
 region shards spread over nodes. A local start is made cheap and quiet on a laptop: no dashboard,

@@ -5,7 +5,7 @@ Same contract as ``simulator.runtime.LocalRuntime`` (start / step / collect / cl
 
 - one named actor per region (``shard-{region:x}`` in the runtime's namespace), created with
   ``get_if_exists``: starting twice, or from a second driver, joins the running shard;
-- one call per shard per tick, all shards at once (DESIGN.md decision 1): a tick costs the
+- one call per shard per tick, all shards at once: a tick costs the
   slowest shard, not the sum;
 - recovery. Ray restarts a dead shard (``max_restarts``) and retries the call that was in flight
   (``max_task_retries``); the shard restores its last snapshot and answers ``ReplayFrom`` when it
@@ -80,7 +80,7 @@ class RayRuntime:
     of 6 s on 2 cores: the snapshot pickles the whole shard.
 
     ``shard_memory_mb`` is declared to Ray as the shard's logical ``memory`` (an actor process
-    is ~50 MB, DESIGN.md decision 1). It also makes placement work at all: Ray ignored both
+    is ~50 MB). It also makes placement work at all: Ray ignored both
     SPREAD and soft node affinity for actors that request no resource (``num_cpus=0`` and
     nothing else): on a two-node cluster two such shards landed on one node in most trials,
     while with a memory request they spread 1/1, 2/2, 3/3 every time. CPUs stay at 0: shards

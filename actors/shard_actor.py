@@ -1,4 +1,4 @@
-"""The Ray actor that hosts one region's ``RegionShard`` (DESIGN.md decision 1).
+"""The Ray actor that hosts one region's ``RegionShard``.
 
 A thin shell: the domain code is ``dispatch.region.RegionShard``, identical to what
 ``LocalRuntime`` runs in-process. What the shell adds is what a process that may die needs:

@@ -1,4 +1,4 @@
-"""Fan-out of Redis pub/sub frames to this worker's sockets (DESIGN.md field notes on WebSockets).
+"""Fan-out of Redis pub/sub frames to this worker's sockets.
 
 One pub/sub connection per worker, subscribed to a channel while at least one local socket follows
 it; each socket has its own bounded queue and sender task, so one slow client never delays the

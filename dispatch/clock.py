@@ -1,4 +1,4 @@
-"""One clock interface, two clocks (DESIGN.md decision 2; SimPy's Environment/RealtimeEnvironment).
+"""One clock interface, two clocks (as SimPy's Environment and RealtimeEnvironment).
 
 Time is in minutes. ``SimClock`` keeps an event queue and jumps from one event to the next;
 ``WallClock`` follows real time from a start instant. Code that asks a ``Clock`` for ``now()`` and

@@ -1,4 +1,4 @@
-"""The order state machine (DESIGN.md lifecycle).
+"""The order state machine.
 
 placed -> paid -> accepted -> preparing -> ready -> assigned -> picked_up -> delivered, with the
 exits cancelled / refunded / failed. Dispatch may assign a courier while the food is still being

@@ -143,7 +143,7 @@ def _can_take_more(courier: "Courier", now: float) -> bool:
 
 def _clusters(orders: list["Order"], couriers: list["Courier"], view: DispatchView,
               max_orders: int) -> list[tuple[list["Order"], list["Courier"]]]:
-    """Split a large snapshot into solves of at most about ``max_orders`` orders (DESIGN.md decision 4).
+    """Split a large snapshot into solves of at most about ``max_orders`` orders.
 
     k-means on the stores' positions (deterministic start: the farthest-point rule), then each
     courier joins the cluster whose centre is nearest to where it will be free. A courier is in one

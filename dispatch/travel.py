@@ -1,4 +1,4 @@
-"""Travel time behind one interface (DESIGN.md decision 5).
+"""Travel time behind one interface.
 
 A ``TravelModel`` answers minutes from a to b at a time of day. Two rules ship now:
 ``HaversineTravel`` (great-circle x detour factor / speed, with an hour-of-day speed profile) for

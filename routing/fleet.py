@@ -1,7 +1,7 @@
 """Fleet-then-distance search on top of ``routing.solve``: the benchmark quality strategy.
 
 The classic benchmarks rank plans hierarchically: fewest vehicles first, then distance. One
-OR-Tools solve does that badly here (DESIGN.md field notes; measured again: on Li & Lim, GLS,
+OR-Tools solve does that badly here (measured: on Li & Lim, GLS,
 simulated annealing and tabu search explore ~1.7 M neighbours/s of the pair operators but accept
 ~20 moves/s, and improve nothing on a greedy-descent optimum in 3 s). What works is to call
 ``solve`` many times on small changes, a ruin-and-recreate loop driven from Python, each call a
@@ -16,7 +16,7 @@ greedy descent from a warm start (0.1-0.5 s on 100 stops):
    leaves out no more requests than before. A step that serves everything is the new best and
    the next round aims at k-2.
 3. **distance**: the same ruin-and-recreate on a current plan with one spare vehicle (it unblocks
-   the search, as the DESIGN notes found for GLS), the current plan replaced when its travel is
+   the search, as measured for GLS), the current plan replaced when its travel is
    lower; the best changes only for a plan on at most as many vehicles (then less travel), and
    the current plan goes back to the best after ``distance_patience`` steps without a new best.
 
@@ -362,7 +362,7 @@ class _Search:
 
     def distance(self) -> None:
         """Ruin-and-recreate on a current plan with ``spare_vehicles`` more vehicles than the best
-        (a spare one unblocks the search, DESIGN field notes), kept when its travel is lower; the
+        (a spare one unblocks the search, as measured), kept when its travel is lower; the
         best plan only changes for one on at most as many vehicles. With ``sub_routes``, a share
         ``sub_share`` of the steps solve only the routes nearest the ruin (a few routes: a step
         takes milliseconds instead of 0.2-1 s) and splice the result back."""

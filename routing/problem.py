@@ -1,4 +1,4 @@
-"""The solver's input and output: an immutable problem snapshot in, a plan out (DESIGN.md decision 3).
+"""The solver's input and output: an immutable problem snapshot in, a plan out.
 
 Plain data, no domain classes: ``routing/`` knows nothing of orders, couriers, Ray or Redis. All
 times and costs are integers in one unit (dispatch uses minutes; the benchmark adapters scale

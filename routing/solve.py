@@ -1,4 +1,4 @@
-"""``solve(problem, budget) -> Plan``: the OR-Tools routing model behind dispatch (DESIGN.md decision 3).
+"""``solve(problem, budget) -> Plan``: the OR-Tools routing model behind dispatch.
 
 A pure function: an immutable ``Problem`` in, a ``Plan`` out, nothing kept between calls.
 
@@ -23,7 +23,7 @@ callback in 9.15.6755 while the arc cost is a registered matrix):
 - on-board drop-offs: pinned with ``VehicleVar(d).SetValues([-1, v])`` and a disjunction whose
   penalty (``onboard_penalty``) exceeds leaving every other request out, so the solver drops one
   only when it cannot be served at all. Not mandatory nodes: the insertion heuristics fail on
-  pinned mandatory nodes (DESIGN field notes), and two on-board orders that cannot both meet their
+  pinned mandatory nodes (measured here), and two on-board orders that cannot both meet their
   windows would make the whole region infeasible (seen on random instances);
 - pickup deadlines, exactly and visible to the local-search filters: when some candidate's
   deadline can bind, every pickup's time cumul is shifted up by a constant OFFSET (added on arcs
@@ -61,8 +61,8 @@ from routing.problem import (
 
 log = logging.getLogger(__name__)
 
-FALLBACK_FIRST_SOLUTION = "LOCAL_CHEAPEST_INSERTION"  # when the chosen strategy finds nothing (DESIGN field notes)
-SAFETY_SECONDS = 300.0  # a time limit even when the budget has only a solution limit (DESIGN: always set one)
+FALLBACK_FIRST_SOLUTION = "LOCAL_CHEAPEST_INSERTION"  # when the chosen strategy finds nothing (it happens with pinned nodes)
+SAFETY_SECONDS = 300.0  # a time limit even when the budget has only a solution limit: always set one
 _RESERVE = 0.02  # share of the budget kept back from the search
 ACCEPT_START_SECONDS = 1.0  # time limit to take a warm start as it is when the budget left none for the search
 _TEARDOWN_SHARE = 0.5  # reading the plan and freeing the model take about half the build time (measured)

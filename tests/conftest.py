@@ -1,4 +1,4 @@
-"""Session-wide fixtures: one local Ray for every test that needs it (DESIGN.md: ``ray.init`` costs ~5 s).
+"""Session-wide fixtures: one local Ray for every test that needs it (``ray.init`` costs ~5 s).
 
 Tests that need Ray ask for ``ray_session``; the others never start it. The two-node cluster test
 runs its own Ray in a subprocess (``tests/actors/test_cluster.py``).

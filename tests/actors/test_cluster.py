@@ -1,4 +1,4 @@
-"""Region shards on a two-node Ray cluster (``ray.cluster_utils.Cluster``, DESIGN.md decision 7).
+"""Region shards on a two-node Ray cluster (``ray.cluster_utils.Cluster``).
 
 Why a subprocess: a Ray driver connects to one cluster per process, and this test needs a
 cluster of its own (a head and a worker node, one CPU each) while the session's local Ray

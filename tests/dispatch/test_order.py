@@ -1,6 +1,6 @@
 """The order state machine: every legal move, every illegal one, and the rules around them.
 
-The expected transitions are written out here (from DESIGN.md's lifecycle and the module
+The expected transitions are written out here (from the order's lifecycle and the module
 docstring) rather than read from ``dispatch.order.TRANSITIONS``, so a wrong table is caught.
 """
 from __future__ import annotations
