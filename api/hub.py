@@ -101,8 +101,11 @@ class Conn:
                 elif seq is not None:
                     if seq <= self.last_seq:
                         continue  # already sent (a replayed frame also heard live)
-                    if seq > self.last_seq + 1 and self.last_seq > 0:
-                        await self._fill_gap(seq)
+                    if seq > self.last_seq + 1 and self.last_seq > 0 and not await self._fill_gap(seq):
+                        # frames are missing that it cannot send now: the client resumes from what it has
+                        with contextlib.suppress(Exception):
+                            await self.ws.close(code=1013, reason="frames missed: reconnect with after")
+                        return
                     self.last_seq = seq
                 if self.ws.client_state != WebSocketState.CONNECTED:
                     return
@@ -110,18 +113,23 @@ class Conn:
         except Exception as exc:  # noqa: BLE001 - the socket went away; its handler cleans up
             log.debug("sender stopped: %s", exc)
 
-    async def _fill_gap(self, seq: int) -> None:
+    async def _fill_gap(self, seq: int) -> bool:
         """Frames between the last sent and ``seq`` that pub/sub never brought (its connection was down while they
-        were published: a Redis restart, a ``CLIENT KILL``) go out first, from the durable stream, in order. Before, a
-        courier app missed its ``offer_accepted`` so and never rode to the store (bench/chaos.py)."""
+        were published: a Redis restart, a ``CLIENT KILL``; or this socket's queue overflowed) go out first, from the
+        durable stream, in order. Before, a courier app missed its ``offer_accepted`` so and never rode to the store
+        (bench/chaos.py). False when it cannot (Redis is away again, or more than ``GAP_LIMIT`` are missing): the
+        socket is then closed (1013), and the client's resume with ``after`` brings them."""
         if self.frames is None:
-            return
+            return True
         r, key = self.frames
         try:
             missed = await r.xrange(key, f"({self.last_seq}-1", f"({seq}-1", count=GAP_LIMIT)
-        except Exception as exc:  # noqa: BLE001 - Redis is away again: the client's resume still has them
-            log.warning("filling frames %d..%d of %s failed: %s", self.last_seq + 1, seq - 1, key, exc)
-            return
+        except Exception as exc:  # noqa: BLE001 - Redis is away again: the client's resume has them
+            log.warning("filling frames %d..%d of %s failed: %s; closing the socket so it resumes", self.last_seq + 1, seq - 1, key, exc)
+            return False
+        if len(missed) >= GAP_LIMIT:
+            log.warning("%d or more frames of %s missing before %d; closing the socket so it resumes", GAP_LIMIT, key, seq)
+            return False
         for _, fields in missed:
             frame = fields[b"f"].decode()
             at = seq_of(frame)
@@ -129,6 +137,7 @@ class Conn:
                 continue
             await self.ws.send_text(frame)
             self.last_seq = at
+        return True
 
     async def close(self) -> None:
         with contextlib.suppress(asyncio.QueueFull):
