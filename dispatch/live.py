@@ -181,14 +181,7 @@ class LiveRegionShard(RegionShard):
             if offer is not None and order_id in offer.order_ids:
                 self._withdraw(offer, now, "an order of the offer was cancelled", rest=False)
             else:
-                self._drop_from_route(courier, {order_id}, now)
-                self._events.append(self._courier_event(
-                    courier, "route_changed", now, reason=f"order {order_id} cancelled", stops=self._route_stops(courier),
-                ))
-                self._events.append(order.unassign(now, reason="cancelled by the customer"))
-                self._open[order_id] = order
-                if not courier.route and not courier.onboard and courier.status == C.TO_STORE:
-                    self._call_off_trip(courier, now, f"order {order_id} cancelled")
+                self._unroute(courier, order, now, "cancelled", "cancelled by the customer")
         if order_id in self.awaiting_store:
             del self.awaiting_store[order_id]
             self._open[order_id] = order  # so the base class closes it like any open order
@@ -266,6 +259,17 @@ class LiveRegionShard(RegionShard):
         courier.history.append(event)
         self._events.append(event)
         self.policy.on_courier(courier, now)
+
+    def _unroute(self, courier: Courier, order: Order, now: float, what: str, unassign_reason: str) -> None:
+        """An accepted order not picked up leaves its courier's route (which hears ``route_changed``: "order <id>
+        <what>") and is open again; a courier left riding to a store for nothing is called off."""
+        self._drop_from_route(courier, {order.id}, now)
+        self._events.append(self._courier_event(courier, "route_changed", now, reason=f"order {order.id} {what}",
+                                                stops=self._route_stops(courier)))
+        self._events.append(order.unassign(now, reason=unassign_reason))
+        self._open[order.id] = order
+        if not courier.route and not courier.onboard and courier.status == C.TO_STORE:
+            self._call_off_trip(courier, now, f"order {order.id} {what}")
 
     def _route_stops(self, courier: Courier) -> list[dict[str, object]]:
         """The courier's stops for a ``route_changed``: its accepted work, not an offer it may still decline."""
@@ -416,14 +420,8 @@ class LiveRegionShard(RegionShard):
             if offer is not None and order_id in offer.order_ids:
                 self._withdraw(offer, now, reason, rest=False)
                 continue
-            self._drop_from_route(courier, {order_id}, now)
-            self._events.append(self._courier_event(courier, "route_changed", now, reason=f"order {order_id} {reason}",
-                                                    stops=self._route_stops(courier)))
-            self._events.append(order.unassign(now, reason=reason))
-            self._open[order_id] = order
+            self._unroute(courier, order, now, reason, reason)
             self.policy.on_order(order, now)
-            if not courier.route and not courier.onboard and courier.status == C.TO_STORE:
-                self._call_off_trip(courier, now, f"order {order_id} {reason}")
 
     def _ops_reassign(self, report: Report, now: float) -> None:
         """A dispatcher gives orders not yet picked up to courier ``to``, in the order given, as one offer.

@@ -67,23 +67,25 @@ async def board(r: Redis, who: Planner,
         raise HTTPException(422, "limit must be 1 to 2000")
     now = datetime.now(UTC)
     stores = {k.decode(): json.loads(v) for k, v in (await r.hgetall(K.STORES)).items()}
-    out: list[BoardOrder] = []
+    pipe = r.pipeline(transaction=False)  # two round trips in all: every store's latest ids, then their orders
     for store_id in sorted(stores):
-        for raw in await r.zrevrange(f"orders:store:{store_id}", 0, 199):
-            try:
-                record = await svc.load_order(r, raw.decode())
-            except svc.OrderError:
-                continue
-            if record["status"] not in ACTIVE:
-                continue
-            public = svc.public(record, show_pin=False)
-            due = public.eta or public.window.promise
-            late = now > public.window.promise or due > public.window.promise
-            state = "late" if late else "at_risk" if due > public.window.promise - AT_RISK else "on_time"
-            store = stores[store_id]
-            door_zone = cell_str(zone_of(Location(public.dropoff.lat, public.dropoff.lng), zc.ZONE_RES))
-            out.append(BoardOrder(**public.model_dump(), region=record["region"], board=state, door_zone=door_zone,
-                                  zone=cell_str(zone_of(Location(float(store["lat"]), float(store["lng"]))))))
+        pipe.zrevrange(f"orders:store:{store_id}", 0, 199)
+    ids = [raw.decode() for recent in await pipe.execute() for raw in recent]
+    for order_id in ids:
+        pipe.hgetall(K.order_key(order_id))
+    out: list[BoardOrder] = []
+    for raw_record in await pipe.execute():
+        record = {k.decode(): v.decode() for k, v in raw_record.items()}
+        if record.get("status") not in ACTIVE:
+            continue
+        public = svc.public(record, show_pin=False)
+        due = public.eta or public.window.promise
+        late = now > public.window.promise or due > public.window.promise
+        state = "late" if late else "at_risk" if due > public.window.promise - AT_RISK else "on_time"
+        store = stores[public.store_id]
+        door_zone = cell_str(zone_of(Location(public.dropoff.lat, public.dropoff.lng), zc.ZONE_RES))
+        out.append(BoardOrder(**public.model_dump(), region=record["region"], board=state, door_zone=door_zone,
+                              zone=cell_str(zone_of(Location(float(store["lat"]), float(store["lng"]))))))
     rank = {"late": 0, "at_risk": 1, "on_time": 2}
     out.sort(key=lambda o: (rank[o.board], o.window.promise, o.id))
     return out[:limit]
