@@ -57,3 +57,10 @@ def keep_to_loopback(context: Any) -> list[str]:
 
     context.route("**/*", only_loopback)
     return outside
+
+
+def sign_in(page: Any, user: str, password: str = "demo") -> None:
+    """Fill and send the sign-in form the people's pages share (``api/static/kit.js``: #user, #password, #signin-button)."""
+    page.fill("#user", user)
+    page.fill("#password", password)
+    page.click("#signin-button")

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from actors import live_keys as K
-from tests.browser import keep_to_loopback, launch_chromium
+from tests.browser import keep_to_loopback, launch_chromium, sign_in
 
 TIMEOUT_MS = 15_000
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -87,9 +87,7 @@ def test_a_courier_works_an_order_in_the_app_and_a_pickup_made_without_signal_is
     try:
         page.goto(f"{live.base}/courier")
         assert urlsplit(page.url).path == "/courier/", "the app lives under /courier/, its service worker's scope"
-        page.fill("#user", "courier-1")
-        page.fill("#password", "demo")
-        page.click("#signin-button")
+        sign_in(page, "courier-1")
         page.wait_for_selector("#conn[data-state='live']")
         assert page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)").endswith("/courier/")
         page.wait_for_function("document.getElementById('position').textContent.includes(',')")
@@ -175,14 +173,10 @@ def test_the_courier_app_installs_and_refuses_who_is_not_a_courier(live: Any, br
     page = context.new_page()
     try:
         page.goto(f"{live.base}/courier/")
-        page.fill("#user", "alice")
-        page.fill("#password", "demo")
-        page.click("#signin-button")
+        sign_in(page, "alice")
         page.wait_for_function("document.getElementById('notice').textContent.includes('this app is for couriers')")
         assert page.locator("#signin").is_visible() and page.locator("#conn").get_attribute("data-state") == "idle"
-        page.fill("#user", "courier-2")
-        page.fill("#password", "wrong")
-        page.click("#signin-button")
+        sign_in(page, "courier-2", "wrong")
         page.wait_for_function("document.getElementById('notice').textContent.startsWith('Sign-in failed')")
         assert page.locator("#signin").is_visible()
     finally:

@@ -17,7 +17,7 @@ import pytest
 from actors import live_keys as K
 from dispatch.geo import Location
 from dispatch.zones import cell_str, zone_of
-from tests.browser import keep_to_loopback, launch_chromium
+from tests.browser import keep_to_loopback, launch_chromium, sign_in
 
 TIMEOUT_MS = 15_000
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "ops-console.png"
@@ -37,9 +37,7 @@ def courier_app(browser: Any, live: Any, user: str, where: tuple[float, float], 
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(f"{user}: {exc}"))
     page.goto(f"{live.base}/courier/")
-    page.fill("#user", user)
-    page.fill("#password", "demo")
-    page.click("#signin-button")
+    sign_in(page, user)
     page.wait_for_selector("#conn[data-state='live']")
     page.wait_for_function("document.getElementById('position').textContent.includes(',')")
     page.click("#shift-start")
@@ -73,9 +71,7 @@ def test_a_planner_reassigns_an_order_from_the_console_and_both_courier_apps_sho
         ops = console_context.new_page()
         ops.on("pageerror", lambda exc: errors.append(f"console: {exc}"))
         ops.goto(f"{live.base}/ops")
-        ops.fill("#user", "planner")
-        ops.fill("#password", "demo")
-        ops.click("#signin-button")
+        sign_in(ops, "planner")
         ops.wait_for_selector("#conn[data-state='live']")
         row = f"#board tr[data-order='{oid}']"
         ops.wait_for_selector(row)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from api.shop.inventory import stock_key
-from tests.browser import keep_to_loopback, launch_chromium
+from tests.browser import keep_to_loopback, launch_chromium, sign_in
 
 TIMEOUT_MS = 15_000
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "store-console.png"
@@ -54,9 +54,7 @@ def test_a_store_works_its_own_orders_and_stock_in_the_console(live: Any, browse
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(f"{live.base}/store")
-        page.fill("#user", "store-g1")
-        page.fill("#password", "demo")
-        page.click("#signin-button")
+        sign_in(page, "store-g1")
         page.wait_for_selector("#orders-card:not([hidden])")
 
         mine = place(live, g1, alice)
